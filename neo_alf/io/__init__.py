@@ -1,0 +1,1 @@
+"""Neo IO layer: :class:`AlfIO`."""

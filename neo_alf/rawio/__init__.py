@@ -1,0 +1,1 @@
+"""Neo raw IO layer: :class:`AlfRawIO`."""

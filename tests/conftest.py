@@ -1,0 +1,45 @@
+"""Shared fixtures: generated sessions (written once per test run) and file-tree snapshots."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from neo_alf.testing import GeneratedSession, make_session
+
+
+@pytest.fixture(scope="session")
+def make_generated(tmp_path_factory):
+    """``make_generated(preset, **overrides)``: a session written once per run and shared (read-only!)."""
+    cache: dict[tuple, GeneratedSession] = {}
+
+    def make(preset: str, **overrides) -> GeneratedSession:
+        key = (preset, tuple(sorted(overrides.items())))
+        if key not in cache:
+            cache[key] = make_session(tmp_path_factory.mktemp(preset), preset, **overrides)
+        return cache[key]
+
+    return make
+
+
+@pytest.fixture
+def fresh_session(tmp_path):
+    """``fresh_session(preset, **overrides)``: a private session a test may damage."""
+
+    def make(preset: str = "tiny", **overrides) -> GeneratedSession:
+        return make_session(tmp_path, preset, **overrides)
+
+    return make
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """``relative path -> (size, mtime_ns)`` of every file and folder below ``folder``."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in dirnames + filenames:
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            out[os.path.relpath(p, folder)] = (st.st_size, st.st_mtime_ns)
+    return out

@@ -1,0 +1,117 @@
+"""load_object / load_dataset on generated sessions, and the read-only promise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import neo_alf
+from neo_alf import (
+    AlfAmbiguousError,
+    AlfDimensionError,
+    AlfFormatError,
+    AlfSession,
+    load_dataset,
+    load_object,
+)
+from neo_alf.testing import REVISION
+
+from .conftest import snapshot
+
+
+def test_load_object_trials(make_generated):
+    gen = make_generated("tiny")
+    trials = load_object(gen.path, "trials")
+    n = gen.truth["trials"]["n"]
+    assert trials["intervals"].shape == (n, 2)
+    assert "goCue_times_bpod" in trials and "goCue_times" in trials
+    assert int(np.isnan(trials["firstMovement_times"]).sum()) == gen.truth["trials"]["n_nan_first_movement"]
+    np.testing.assert_array_equal(trials["intervals"], gen.truth["trials"]["intervals"])
+    assert trials.files["intervals"][0].name == "_ibl_trials.intervals.npy"
+
+
+def test_load_object_multipart_joined_in_order(make_generated):
+    gen = make_generated("tiny")
+    licks = load_object(gen.path, "licks")
+    assert licks["times"].shape == (gen.truth["licks"]["n"],)
+    assert (
+        licks["times"][0] == gen.truth["licks"]["first"] and licks["times"][-1] == gen.truth["licks"]["last"]
+    )
+    assert np.all(np.diff(licks["times"]) >= 0)
+    assert [p.name for p in licks.files["times"]] == ["licks.times.part001.npy", "licks.times.part002.npy"]
+
+
+def test_load_object_bin_is_a_memmap_with_metadata(make_generated):
+    gen = make_generated("tiny")
+    lfp = load_object(gen.path, "lfp", collection="raw_ephys_data/probe00")
+    truth = gen.truth["lfp"]
+    assert isinstance(lfp["raw"], np.memmap)
+    assert lfp["raw"].shape == (truth["n_samples"], truth["n_channels"]) and lfp["raw"].dtype == np.float32
+    np.testing.assert_allclose(lfp["raw"][0], truth["first_row"])
+    assert [c["unit"] for c in lfp.metadata["raw"]["columns"]] == ["uV"] * truth["n_channels"]
+    assert lfp["timestamps"].shape == (2, 2)
+
+
+def test_load_dataset_default_revision_is_newest(make_generated):
+    gen = make_generated("two_probes")
+    truth = gen.truth["probes"]["alf/probe00/pykilosort"]
+    times = load_dataset(gen.path, "spikes.times", collection="alf/probe00/pykilosort")
+    assert times[0] != truth["unrevised_first_spike"]
+    old = load_dataset(gen.path, "spikes.times", collection="alf/probe00/pykilosort", revision="2000-01-01")
+    assert old[0] == truth["unrevised_first_spike"]
+    assert AlfSession(gen.path).dataset("spikes.times", "alf/probe00/pykilosort").revision == REVISION
+
+
+def test_load_dataset_with_metadata(make_generated):
+    gen = make_generated("tiny")
+    xy, meta = load_dataset(gen.path, "headTracking.xyPos", return_metadata=True)
+    assert xy.shape == (gen.truth["head_tracking"]["n"], 2)
+    assert [c["unit"] for c in meta["columns"]] == ["cm", "cm"]
+
+
+def test_object_in_several_collections_needs_a_collection(make_generated):
+    with pytest.raises(AlfAmbiguousError, match="pass collection="):
+        load_object(make_generated("two_probes").path, "spikes")
+
+
+def test_rows_that_differ_raise_naming_the_files(fresh_session):
+    gen = fresh_session("tiny")
+    np.save(gen.path / "alf/_ibl_trials.choice.npy", np.zeros(3))
+    with pytest.raises(AlfDimensionError, match=r"_ibl_trials\.choice\.npy"):
+        load_object(gen.path, "trials")
+
+
+def test_truncated_file_raises_naming_it(fresh_session):
+    gen = fresh_session("tiny")
+    path = gen.path / "alf/licks.times.part002.npy"
+    path.write_bytes(path.read_bytes()[:-8])
+    with pytest.raises(AlfFormatError, match=r"licks\.times\.part002\.npy"):
+        load_object(gen.path, "licks")
+
+
+def test_reading_never_writes_into_the_session(make_generated):
+    gen = make_generated("two_probes")
+    before = snapshot(gen.path.parents[3])
+    session = AlfSession(gen.path)
+    session.validate()
+    for obj in session.objects:
+        data = obj.load()
+        for value in data.values():
+            np.asarray(value).sum() if np.asarray(value).dtype.kind in "biuf" else None
+    load_dataset(gen.path, "lfp.raw")
+    assert snapshot(gen.path.parents[3]) == before
+
+
+def test_public_api_is_exported():
+    for name in [
+        "load_object",
+        "load_dataset",
+        "AlfSession",
+        "AlfError",
+        "AlfNameError",
+        "AlfFormatError",
+        "AlfDimensionError",
+        "AlfRelationError",
+    ]:
+        assert hasattr(neo_alf, name)
+    assert issubclass(neo_alf.AlfError, ValueError)
