@@ -23,6 +23,7 @@ from .errors import (
     AlfRelationError,
 )
 from .loaders import load_dataset, load_object
+from .rawio import AlfRawIO
 from .session import AlfObject, AlfSession, Dataset
 
 __version__ = "0.1.0.dev0"
@@ -39,6 +40,7 @@ __all__ = [
     "AlfNotFoundError",
     "AlfObject",
     "AlfPathError",
+    "AlfRawIO",
     "AlfRelationError",
     "AlfSession",
     "Dataset",

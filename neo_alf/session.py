@@ -37,7 +37,15 @@ from .errors import (
 )
 from .spec import AlfName, SessionParts, is_time_attribute, parse_rel_path, parse_session_path
 
-__all__ = ["AlfObject", "AlfSession", "Dataset", "DatasetFile", "ObjectData", "ObjectKind"]
+__all__ = [
+    "AlfObject",
+    "AlfSession",
+    "ConcatenatedRows",
+    "Dataset",
+    "DatasetFile",
+    "ObjectData",
+    "ObjectKind",
+]
 
 ObjectKind = Literal["continuous", "intervals", "events", "table"]
 
@@ -173,6 +181,19 @@ class Dataset:
         shape = self.shape
         return None if shape is None or len(shape) == 0 else shape[0]
 
+    def open(self) -> Any:
+        """The data without reading them: a memmap, or a :class:`ConcatenatedRows` over the parts."""
+        self._check()
+        if len(self.files) == 1:
+            return readers.read_file(self.files[0].path, self.metadata_for(self.files[0]))
+        self.shape  # noqa: B018 - checks the parts agree
+        arrays = [readers.read_file(f.path, self.metadata_for(f)) for f in self.files]
+        if not all(isinstance(a, np.ndarray) for a in arrays):
+            raise AlfFormatError(
+                "multi-part dataset whose parts are not arrays", self.paths, rule="parts are concatenated"
+            )
+        return ConcatenatedRows(arrays)
+
     def load(self) -> Any:
         """Read the data: a read-only memmap for single ``.npy``/``.bin`` files, parts concatenated."""
         self._check()
@@ -185,6 +206,42 @@ class Dataset:
                 "multi-part dataset whose parts are not arrays", self.paths, rule="parts are concatenated"
             )
         return np.concatenate(arrays, axis=0)
+
+
+class ConcatenatedRows:
+    """Several arrays seen as one along rows, read only where sliced (multi-part signals).
+
+    Supports ``len``, ``shape``, ``dtype``, ``ndim``, row slices (with an optional column
+    selection: ``x[10:20]``, ``x[10:20, [0, 2]]``) and ``numpy.asarray`` (which concatenates).
+    """
+
+    def __init__(self, arrays: list[np.ndarray]):
+        self.arrays = arrays
+        self.offsets = np.concatenate([[0], np.cumsum([a.shape[0] for a in arrays])])
+        self.dtype = np.result_type(*arrays)
+        self.shape = (int(self.offsets[-1]), *arrays[0].shape[1:])
+        self.ndim = len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __array__(self, dtype=None, copy=None):
+        out = np.concatenate(self.arrays, axis=0)
+        return out if dtype is None else out.astype(dtype)
+
+    def __getitem__(self, key):
+        rows, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
+        if not isinstance(rows, slice) or rows.step not in (None, 1):
+            return np.asarray(self)[key]
+        start, stop, _ = rows.indices(self.shape[0])
+        pieces = []
+        for a, lo in zip(self.arrays, self.offsets[:-1], strict=True):
+            s0, s1 = max(start - lo, 0), min(stop - lo, a.shape[0])
+            if s1 > s0:
+                pieces.append(np.asarray(a[(slice(s0, s1), *rest)]))
+        if not pieces:
+            return np.asarray(self.arrays[0][(slice(0, 0), *rest)]).astype(self.dtype)
+        return np.concatenate(pieces, axis=0).astype(self.dtype, copy=False)
 
 
 @dataclass(eq=False)

@@ -1,1 +1,5 @@
 """Neo raw IO layer: :class:`AlfRawIO`."""
+
+from .alfrawio import AlfRawIO, IrregularSignal
+
+__all__ = ["AlfRawIO", "IrregularSignal"]
