@@ -201,11 +201,8 @@ class SpikeIndex:
     def _verify(self, unit: int, times: np.ndarray) -> None:
         if times.size == 0:
             return
-        if (
-            times.size > 1
-            and not np.all(times[1:] >= times[:-1])
-            or not (self.t_first <= times[0] and times[-1] <= self.t_last)
-        ):
+        ordered = times.size < 2 or bool(np.all(times[1:] >= times[:-1]))
+        if not ordered or not (self.t_first <= times[0] and times[-1] <= self.t_last):
             raise AlfFormatError(
                 f"spike times of cluster {int(self.unit_ids[unit])} are not sorted or leave the span "
                 f"[{self.t_first}, {self.t_last}] taken from a sample of spikes.times; the file is not "

@@ -22,7 +22,7 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from neo.rawio.baserawio import (
@@ -108,7 +108,7 @@ class AlfRawIO(BaseRawIO):
     >>> ts = reader.get_spike_timestamps(spike_channel_index=3)
     """
 
-    extensions: list[str] = []
+    extensions: ClassVar[list[str]] = []
     rawmode = "one-dir"
     name = "AlfRawIO"
     description = "ALF sessions (ONE / International Brain Laboratory)"
@@ -232,7 +232,7 @@ class AlfRawIO(BaseRawIO):
                 j = 0 if col is None else col
                 meta_name = column_names(d.metadata, n_cols)[j]
                 unit = column_units(d.metadata, n_cols)[j]
-                units, understood = to_neo_units(unit)
+                units, _ = to_neo_units(unit)
                 originals.append("" if unit is None else str(unit))
                 default = d.key if col is None else f"{d.key}[{col}]"
                 chan_id = d.key if col is None else f"{d.key}:{col}"
@@ -524,6 +524,11 @@ class AlfRawIO(BaseRawIO):
 
 
 # ==================================================================================== helpers
+
+
+def _whole_rows(d: Dataset) -> Any:
+    """A dataset as one array supporting fancy row indexing: the memmap, or the parts joined."""
+    return d.load() if d.is_multipart else d.open()
 
 
 def _is_numeric(d: Dataset) -> bool:
