@@ -23,6 +23,7 @@ from .errors import (
     AlfRelationError,
 )
 from .loaders import load_dataset, load_object
+from .io import AlfIO
 from .rawio import AlfRawIO
 from .session import AlfObject, AlfSession, Dataset
 
@@ -35,6 +36,7 @@ __all__ = [
     "AlfDuplicateError",
     "AlfError",
     "AlfFormatError",
+    "AlfIO",
     "AlfMetadataError",
     "AlfNameError",
     "AlfNotFoundError",

@@ -314,7 +314,7 @@ class _Writer:
         )
         times = t0 + np.arange(n) / rate
         self.save("alf/headTracking.timestamps.npy", times)
-        self.span(times)
+        self.span(times, t0 + n / rate)  # a regular signal ends one period after its last sample
         self.truth["head_tracking"] = {"n": n, "rate": rate, "t_start": t0, "units": "cm"}
 
     # --------------------------------------------------------------------------------------- ephys
@@ -363,9 +363,7 @@ class _Writer:
         if r.revision and p == 0:
             truth_times = times * (1 + 2e-6) + 0.0005  # a re-synchronisation: same order, new clock fit
             self.save(f"{collection}/#{REVISION}#/spikes.times.npy", truth_times)
-        self.span(truth_times)
-        if r.revision and p == 0:
-            self.span(times)
+        self.span(truth_times)  # the default (newest) revision is what readers see
         first = np.full(n_cl, np.nan)
         if clusters.size:
             seen, idx = np.unique(clusters, return_index=True)
@@ -399,7 +397,7 @@ class _Writer:
             {"dtype": "float32", "columns": [{"name": f"ch{i}", "unit": "uV"} for i in range(n_ch)]},
         )
         self.save(f"{collection}/lfp.timestamps.npy", np.array([[0.0, t0], [n - 1.0, t0 + (n - 1) / rate]]))
-        self.span(t0, t0 + (n - 1) / rate)
+        self.span(t0, t0 + n / rate)
         self.truth["lfp"] = {
             "collection": collection,
             "rate": rate,

@@ -44,7 +44,6 @@ from ..units import to_neo_units
 __all__ = ["AlfRawIO"]
 
 _ID_LENGTH = 64  # Neo header ids are U64: longer ones would be cut, and could collide
-_RESERVED_ANNOTATIONS = {"name", "id", "file_origin", "description", "__array_annotations__"}
 
 
 @dataclass
@@ -63,6 +62,7 @@ class _SpikeSource:
     index: SpikeIndex
     per_spike: dict[str, Dataset]  # spikes.* attributes other than times/clusters (1-D, same rows)
     clusters: AlfObject | None  # the clusters.* table, when spikes.clusters refers to it
+    arrays: dict[str, Any] | None = None  # per_spike, opened on first use
 
 
 @dataclass
@@ -82,6 +82,57 @@ class IrregularSignal:
     object: AlfObject
     timebase: Timebase
     datasets: list[Dataset]
+    arrays: list[Any] | None = None
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """One channel of a continuous object: a column of one of its numeric attributes."""
+
+    dataset: int  # index into the object's signal datasets
+    column: int | None  # None for a 1-D attribute
+    name: str
+    id: str
+    units: str  # for Neo (quantities)
+    original_units: str  # as the metadata wrote it ("" when absent)
+
+
+def column_info(datasets: list[Dataset]) -> list[ColumnInfo]:
+    """Every channel of a continuous object, with names and units from the metadata files."""
+    out = []
+    for i, d in enumerate(datasets):
+        n_cols = 1 if len(d.shape) == 1 else d.shape[1]
+        names, units = column_names(d.metadata, n_cols), column_units(d.metadata, n_cols)
+        for j in range(n_cols):
+            col = None if len(d.shape) == 1 else j
+            neo_units, _ = to_neo_units(units[j])
+            default = d.key if col is None else f"{d.key}[{col}]"
+            out.append(
+                ColumnInfo(
+                    i,
+                    col,
+                    names[j] or default,
+                    d.key if col is None else f"{d.key}:{col}",
+                    neo_units,
+                    "" if units[j] is None else str(units[j]),
+                )
+            )
+    return out
+
+
+def _read_columns(arrays, columns, dtype, i_start: int, i_stop: int, selected: np.ndarray) -> np.ndarray:
+    """Rows ``i_start:i_stop`` of the selected channels, reading only those rows of each array."""
+    if len(arrays) == 1:  # the usual case: one attribute (lfp.raw), slice it in place
+        array = arrays[0]
+        if array.ndim == 1:
+            return np.asarray(array[i_start:i_stop], dtype=dtype).reshape(-1, 1)[:, selected]
+        return np.asarray(array[i_start:i_stop, selected], dtype=dtype)
+    out = np.empty((i_stop - i_start, selected.size), dtype=dtype)
+    for k, channel in enumerate(selected):
+        d_index, col = columns[channel]
+        array = arrays[d_index]
+        out[:, k] = array[i_start:i_stop] if col is None else array[i_start:i_stop, col]
+    return out
 
 
 class AlfRawIO(BaseRawIO):
@@ -225,31 +276,10 @@ class AlfRawIO(BaseRawIO):
         self._original_units: list[list[str]] = []
         for i, s in enumerate(self._streams):
             stream_id = _fit_id(f"{s.object.collection}/{s.object.name}".lstrip("/"), f"stream{i}")
-            originals = []
-            for d_index, col in s.columns:
-                d = s.datasets[d_index]
-                n_cols = 1 if col is None else d.shape[1]
-                j = 0 if col is None else col
-                meta_name = column_names(d.metadata, n_cols)[j]
-                unit = column_units(d.metadata, n_cols)[j]
-                units, _ = to_neo_units(unit)
-                originals.append("" if unit is None else str(unit))
-                default = d.key if col is None else f"{d.key}[{col}]"
-                chan_id = d.key if col is None else f"{d.key}:{col}"
-                rows.append(
-                    (
-                        meta_name or default,
-                        chan_id,
-                        s.timebase.rate,
-                        s.dtype.name,
-                        units,
-                        1.0,
-                        0.0,
-                        stream_id,
-                        "",
-                    )
-                )
-            self._original_units.append(originals)
+            info = column_info(s.datasets)
+            self._original_units.append([c.original_units for c in info])
+            for c in info:
+                rows.append((c.name, c.id, s.timebase.rate, s.dtype.name, c.units, 1.0, 0.0, stream_id, ""))
         return np.array(rows, dtype=_signal_channel_dtype)
 
     # ------------------------------------------------------------------------------------ spikes
@@ -404,7 +434,7 @@ class AlfRawIO(BaseRawIO):
                 ann["probe"] = probe.group(0)
             if cl:
                 for key, values in cl.items():
-                    ann[_safe_key(key)] = _row_value(values, cluster_id)
+                    ann[f"cluster_{key}"] = _row_value(values, cluster_id)
                 if link is not None and ch:
                     for key, values in ch.items():
                         ann[f"channel_{key}"] = _row_value(values, int(link[cluster_id]))
@@ -452,17 +482,7 @@ class AlfRawIO(BaseRawIO):
             selected = np.arange(len(stream.columns))[channel_indexes]
         else:
             selected = np.asarray(channel_indexes, dtype=np.int64).reshape(-1)
-        if len(stream.arrays) == 1:  # the usual case: one attribute (lfp.raw), slice it in place
-            array = stream.arrays[0]
-            if array.ndim == 1:
-                return np.asarray(array[i_start:i_stop], dtype=stream.dtype).reshape(-1, 1)[:, selected]
-            return np.asarray(array[i_start:i_stop, selected], dtype=stream.dtype)
-        out = np.empty((i_stop - i_start, selected.size), dtype=stream.dtype)
-        for k, channel in enumerate(selected):
-            d_index, col = stream.columns[channel]
-            array = stream.arrays[d_index]
-            out[:, k] = array[i_start:i_stop] if col is None else array[i_start:i_stop, col]
-        return out
+        return _read_columns(stream.arrays, stream.columns, stream.dtype, i_start, i_stop, selected)
 
     def _spike_count(self, block_index: int, seg_index: int, spike_channel_index: int) -> int:
         source, unit = self._unit_map[spike_channel_index]
@@ -512,6 +532,26 @@ class AlfRawIO(BaseRawIO):
         source, _ = self._unit_map[spike_channel_index]
         return self._spike_sources[source].per_spike
 
+    def per_spike_arrays(self, spike_channel_index: int) -> dict[str, Any]:
+        """The per-spike attributes of a unit's collection, opened once (memory maps)."""
+        source, _ = self._unit_map[spike_channel_index]
+        src = self._spike_sources[source]
+        if src.arrays is None:
+            src.arrays = {key: _whole_rows(d) for key, d in src.per_spike.items()}
+        return src.arrays
+
+    def irregular_channels(self, signal: IrregularSignal) -> list[ColumnInfo]:
+        """Name, id, units of each channel (column of a numeric attribute) of an irregular signal."""
+        return column_info(signal.datasets)
+
+    def irregular_chunk(self, signal: IrregularSignal, i_start: int, i_stop: int, channels) -> np.ndarray:
+        """Samples ``i_start:i_stop`` of some channels of an irregular signal, as float64."""
+        if signal.arrays is None:
+            signal.arrays = [d.open() for d in signal.datasets]
+        columns = [(c.dataset, c.column) for c in column_info(signal.datasets)]
+        selected = np.asarray(channels, dtype=np.int64)
+        return _read_columns(signal.arrays, columns, np.dtype(np.float64), i_start, i_stop, selected)
+
     def event_row_mask(self, event_channel_index: int, t_start=None, t_stop=None) -> np.ndarray:
         """Which rows of an event channel fall within ``[t_start, t_stop]`` (all when both are None)."""
         times = self._events[event_channel_index].times
@@ -547,10 +587,6 @@ def _dtype_of(d: Dataset) -> np.dtype:
 
 def _fit_id(text: str, fallback: str) -> str:
     return text if len(text) <= _ID_LENGTH else fallback
-
-
-def _safe_key(key: str) -> str:
-    return f"cluster_{key}" if key in _RESERVED_ANNOTATIONS else key
 
 
 def _row_labels(obj: AlfObject, n_rows: int | None) -> np.ndarray:

@@ -1,0 +1,238 @@
+"""AlfIO: an ALF session as a Neo Block, eager or lazy.
+
+``class AlfIO(AlfRawIO, BaseFromRaw)``, plus what a rawio cannot carry:
+
+- ``IrregularlySampledSignal`` for continuous objects with irregular times (IBL wheel;
+  multi-segment sync), eager or as :class:`~neo_alf.io.proxies.IrregularlySampledSignalProxy`;
+- per-spike attributes (``spikes.amps``, ``spikes.depths``) as SpikeTrain array annotations,
+  eager and lazy, sliced with the spikes;
+- Event/Epoch array annotations that follow a time slice;
+- a ``neo.Group`` per spike-sorting collection (probe) holding its SpikeTrains.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+import numpy as np
+from neo.core import (
+    AnalogSignal,
+    Block,
+    Epoch,
+    Event,
+    Group,
+    IrregularlySampledSignal,
+    Segment,
+    SpikeTrain,
+)
+from neo.io.basefromrawio import BaseFromRaw
+from neo.io.proxyobjects import AnalogSignalProxy, check_annotations
+
+from ..errors import AlfNotFoundError
+from ..rawio.alfrawio import AlfRawIO
+from .proxies import AlfEpochProxy, AlfEventProxy, AlfSpikeTrainProxy, IrregularlySampledSignalProxy
+
+__all__ = ["AlfIO"]
+
+
+class AlfIO(AlfRawIO, BaseFromRaw):
+    """Read an ALF session folder into Neo objects.
+
+    Parameters
+    ----------
+    dirname : str or path-like
+        The session folder.
+    collections : iterable of str, optional
+        Only these collections (and those below them); default: all.
+    revision : str, optional
+        Per dataset, this revision or the last one before it; default: the newest.
+    spike_array_annotations : bool
+        Give each SpikeTrain its spikes' attributes (``amps``, ``depths``...) as array annotations.
+    eid : str, optional
+        The session's experiment id, put in the Block annotations (the ONE adapter sets it).
+
+    Examples
+    --------
+    >>> block = AlfIO(session_path).read_block()
+    >>> seg = block.segments[0]
+    >>> seg.spiketrains[0].annotations["cluster_id"], seg.spiketrains[0].array_annotations["amps"][:3]
+    >>> lazy = AlfIO(session_path).read_block(lazy=True)
+    >>> st = lazy.segments[0].spiketrains[5].load(time_slice=(100 * pq.s, 200 * pq.s))
+    """
+
+    name = "AlfIO"
+    description = "ALF sessions (ONE / International Brain Laboratory)"
+    extensions: ClassVar[list[str]] = []
+    mode = "dir"
+    is_readable = True
+    is_writable = False
+    support_lazy = True
+    supported_objects: ClassVar[list] = [
+        Block,
+        Segment,
+        AnalogSignal,
+        IrregularlySampledSignal,
+        SpikeTrain,
+        Group,
+        Event,
+        Epoch,
+    ]
+    readable_objects: ClassVar[list] = [Block, Segment]
+    writeable_objects: ClassVar[list] = []
+
+    def __init__(
+        self,
+        dirname: str | os.PathLike,
+        collections: Iterable[str] | None = None,
+        revision: str | None = None,
+        spike_array_annotations: bool = True,
+        eid: str | None = None,
+    ):
+        AlfRawIO.__init__(self, dirname=dirname, collections=collections, revision=revision)
+        self._with_spike_arrays = spike_array_annotations
+        self.eid = eid
+        BaseFromRaw.__init__(self, str(dirname))
+        if not self.session.datasets:
+            raise AlfNotFoundError("no ALF dataset in this folder", self.dirname, rule="ALF file names")
+        if eid is not None:
+            self.raw_annotations["blocks"][0]["eid"] = str(eid)
+
+    # ------------------------------------------------------------------------------------- block
+
+    def read_block(
+        self,
+        block_index: int = 0,
+        lazy: bool = False,
+        create_group_across_segment=None,
+        signal_group_mode=None,
+        load_waveforms: bool = False,
+    ) -> Block:
+        """Read the session's Block: one Segment, plus a Group per spike-sorting collection.
+
+        Parameters
+        ----------
+        block_index : int
+            Always 0: a session is one Block.
+        lazy : bool
+            Give proxies; ``proxy.load(time_slice=(t0, t1))`` reads only that window.
+        create_group_across_segment, signal_group_mode, load_waveforms
+            As in ``neo.io.basefromrawio.BaseFromRaw.read_block``.
+
+        Returns
+        -------
+        neo.Block
+        """
+        block = BaseFromRaw.read_block(
+            self, block_index, lazy, create_group_across_segment, signal_group_mode, load_waveforms
+        )
+        segment = block.segments[0]
+        for src in self._spike_sources:
+            group = Group(name=src.collection, collection=src.collection)
+            probe = next(
+                (
+                    st.annotations.get("probe")
+                    for st in segment.spiketrains
+                    if st.annotations.get("collection") == src.collection
+                ),
+                None,
+            )
+            if probe:
+                group.annotate(probe=probe)
+            group.add(
+                *[st for st in segment.spiketrains if st.annotations.get("collection") == src.collection]
+            )
+            block.groups.append(group)
+        block.check_relationships()
+        return block
+
+    def read_segment(
+        self,
+        block_index: int = 0,
+        seg_index: int = 0,
+        lazy: bool = False,
+        signal_group_mode=None,
+        load_waveforms: bool = False,
+        time_slice=None,
+        strict_slicing: bool = True,
+    ) -> Segment:
+        """Read the session's Segment (eager, lazy, or a time slice of it).
+
+        Parameters
+        ----------
+        lazy : bool
+            Proxies instead of data (``time_slice`` then goes to each ``proxy.load``).
+        time_slice : tuple, optional
+            ``(t_start, t_stop)`` quantities (or None for an open end): only that window is read.
+
+        Returns
+        -------
+        neo.Segment
+        """
+        if lazy and (time_slice is not None or load_waveforms):
+            raise ValueError("with lazy=True, give time_slice and load_waveforms to proxy.load()")
+        signal_group_mode = signal_group_mode or self._prefered_signal_group_mode
+        annotations = self.raw_annotations["blocks"][block_index]["segments"][seg_index].copy()
+        for key in ("signals", "spikes", "events"):
+            annotations.pop(key)
+        seg = Segment(index=seg_index, **check_annotations(annotations))
+
+        def load(proxy, **kwargs):
+            return (
+                proxy if lazy else proxy.load(time_slice=time_slice, strict_slicing=strict_slicing, **kwargs)
+            )
+
+        for stream_index, channels, name in self.get_sub_signal_streams(signal_group_mode):
+            proxy = AnalogSignalProxy(
+                rawio=self,
+                stream_index=stream_index,
+                inner_stream_channels=channels,
+                block_index=block_index,
+                seg_index=seg_index,
+            )
+            proxy.name = name
+            seg.analogsignals.append(load(proxy))
+        for proxy in self._irregular_proxies():
+            seg.irregularlysampledsignals.append(load(proxy))
+        for index in range(self.spike_channels_count()):
+            proxy = AlfSpikeTrainProxy(
+                rawio=self,
+                spike_channel_index=index,
+                block_index=block_index,
+                seg_index=seg_index,
+                spike_array_annotations=self._with_spike_arrays,
+            )
+            seg.spiketrains.append(load(proxy, load_waveforms=load_waveforms) if not lazy else proxy)
+        for index, kind in enumerate(self.header["event_channels"]["type"]):
+            cls = AlfEventProxy if kind == b"event" else AlfEpochProxy
+            proxy = cls(rawio=self, event_channel_index=index, block_index=block_index, seg_index=seg_index)
+            (seg.events if kind == b"event" else seg.epochs).append(load(proxy))
+        seg.check_relationships()
+        return seg
+
+    # ---------------------------------------------------------------------------- irregular signals
+
+    def _irregular_proxies(self) -> list[IrregularlySampledSignalProxy]:
+        proxies = []
+        for index, signal in enumerate(self.irregular_signals):
+            info = self.irregular_channels(signal)
+            units = list(dict.fromkeys(c.units for c in info))  # group channels by units, keeping order
+            base = f"{signal.object.collection}/{signal.object.name}".lstrip("/")
+            for u in units:
+                channels = [i for i, c in enumerate(info) if c.units == u]
+                name = base if len(units) == 1 else f"{base} ({u})"
+                annotations = {
+                    "collection": signal.object.collection,
+                    "alf_object": signal.object.name,
+                    "timestamps": signal.object["timestamps"].rel_paths[0],
+                }
+                arrays: dict[str, Any] = {
+                    "channel_names": np.array([info[i].name for i in channels]),
+                    "channel_ids": np.array([info[i].id for i in channels]),
+                    "alf_units": np.array([info[i].original_units for i in channels]),
+                }
+                proxies.append(
+                    IrregularlySampledSignalProxy(self, index, channels, u, name, annotations, arrays)
+                )
+        return proxies

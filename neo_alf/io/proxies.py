@@ -1,0 +1,133 @@
+"""Lazy Neo objects for AlfIO: what ``proxy.load(time_slice=...)`` reads, and nothing more.
+
+Neo's own proxies drop array annotations when a time slice is asked for. These keep them:
+the per-spike attributes (``spikes.amps``, ``spikes.depths``) of exactly the spikes loaded,
+and the other attributes of an event or interval object for exactly the rows loaded.
+``IrregularlySampledSignalProxy`` stands in for continuous objects with irregular times
+(Neo has no such proxy): ``load(time_slice=...)`` reads only the samples in the window.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import quantities as pq
+from neo.core import IrregularlySampledSignal
+from neo.core.baseneo import BaseNeo
+from neo.io.proxyobjects import BaseProxy, EpochProxy, EventProxy, SpikeTrainProxy, prepare_time_slice
+
+__all__ = ["AlfEpochProxy", "AlfEventProxy", "AlfSpikeTrainProxy", "IrregularlySampledSignalProxy"]
+
+
+class AlfSpikeTrainProxy(SpikeTrainProxy):
+    """A SpikeTrain proxy that loads each spike's attributes (amps, depths ...) as array annotations."""
+
+    def __init__(self, *args, spike_array_annotations: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._with_arrays = spike_array_annotations
+
+    def load(self, time_slice=None, strict_slicing=True, magnitude_mode="rescaled", load_waveforms=False):
+        sptr = super().load(time_slice, strict_slicing, magnitude_mode, load_waveforms)
+        if self._with_arrays:
+            t_start, t_stop = prepare_time_slice(time_slice)
+            rows = self._rawio.spike_rows(self._spike_channel_index, t_start, t_stop)
+            arrays = self._rawio.per_spike_arrays(self._spike_channel_index)
+            sptr.array_annotate(**{key: np.asarray(values[rows]) for key, values in arrays.items()})
+        return sptr
+
+
+class _SlicedAnnotations:
+    """Mixin: after Neo's load, give a time-sliced Event/Epoch the array annotations of its rows."""
+
+    def load(self, time_slice=None, strict_slicing=True):
+        obj = super().load(time_slice, strict_slicing)
+        if time_slice is not None and self.array_annotations:
+            t_start, t_stop = prepare_time_slice(time_slice)
+            keep = self._rawio.event_row_mask(self._event_channel_index, t_start, t_stop)
+            obj.array_annotate(**{k: np.asarray(v)[keep] for k, v in self.array_annotations.items()})
+        return obj
+
+
+class AlfEventProxy(_SlicedAnnotations, EventProxy):
+    """An Event proxy whose time slices keep their array annotations."""
+
+
+class AlfEpochProxy(_SlicedAnnotations, EpochProxy):
+    """An Epoch proxy whose time slices keep their array annotations."""
+
+
+class IrregularlySampledSignalProxy(BaseProxy):
+    """Lazy ``IrregularlySampledSignal`` of some columns of an irregular continuous ALF object.
+
+    Parameters
+    ----------
+    rawio : AlfRawIO
+        The reader (parsed).
+    signal_index : int
+        Index into ``rawio.irregular_signals``.
+    channels : list of int
+        Which of the object's channels (columns of its numeric attributes) this signal holds.
+    units : str
+        Their common unit.
+    """
+
+    proxy_for = IrregularlySampledSignal
+    _parent_objects = ("Segment",)
+    _recommended_attrs = BaseNeo._recommended_attrs
+    _necessary_attrs = (("t_start", pq.Quantity, 0), ("t_stop", pq.Quantity, 0))
+
+    def __init__(
+        self,
+        rawio,
+        signal_index: int,
+        channels: list[int],
+        units: str,
+        name: str,
+        annotations: dict,
+        array_annotations: dict,
+    ):
+        self._rawio = rawio
+        self._signal = rawio.irregular_signals[signal_index]
+        self._channels = list(channels)
+        self.units = pq.Quantity(1.0, units)
+        tb = self._signal.timebase
+        self.shape = (tb.n_samples, len(self._channels))
+        self.t_start = tb.t_start * pq.s
+        self.t_stop = (tb.times(tb.n_samples - 1, tb.n_samples)[0] if tb.n_samples else tb.t_start) * pq.s
+        BaseProxy.__init__(self, array_annotations=array_annotations, name=name, **annotations)
+
+    def _window(self, time_slice) -> tuple[int, int]:
+        tb = self._signal.timebase
+        t_start, t_stop = prepare_time_slice(time_slice)
+        i0, i1 = 0, tb.n_samples
+        if tb.per_sample is not None:
+            if t_start is not None:
+                i0 = int(np.searchsorted(tb.per_sample, t_start, side="left"))
+            if t_stop is not None:
+                i1 = int(np.searchsorted(tb.per_sample, t_stop, side="right"))
+        else:  # interpolated clock: invert the (increasing) sync line, then trim exactly
+            sync = tb.sync
+            if t_start is not None:
+                i0 = max(0, int(np.floor(np.interp(t_start, sync[:, 1], sync[:, 0]))) - 1)
+            if t_stop is not None:
+                i1 = min(tb.n_samples, int(np.ceil(np.interp(t_stop, sync[:, 1], sync[:, 0]))) + 2)
+            times = tb.times(i0, i1)
+            lo = 0 if t_start is None else int(np.searchsorted(times, t_start, side="left"))
+            hi = times.size if t_stop is None else int(np.searchsorted(times, t_stop, side="right"))
+            i0, i1 = i0 + lo, i0 + hi
+        return i0, max(i0, i1)
+
+    def load(self, time_slice=None, strict_slicing=True) -> IrregularlySampledSignal:
+        """Read the samples within ``time_slice`` (a ``(t_start, t_stop)`` pair, either may be None)."""
+        i0, i1 = self._window(time_slice)
+        times = self._signal.timebase.times(i0, i1)
+        data = self._rawio.irregular_chunk(self._signal, i0, i1, self._channels)
+        return IrregularlySampledSignal(
+            times * pq.s,
+            data,
+            units=self.units.dimensionality.string,
+            name=self.name,
+            file_origin=self.file_origin,
+            description=self.description,
+            array_annotations=dict(self.array_annotations),
+            **self.annotations,
+        )
