@@ -22,8 +22,8 @@ from .errors import (
     AlfPathError,
     AlfRelationError,
 )
-from .loaders import load_dataset, load_object
 from .io import AlfIO
+from .loaders import load_dataset, load_object
 from .rawio import AlfRawIO
 from .session import AlfObject, AlfSession, Dataset
 

@@ -62,3 +62,19 @@ def test_disorder_the_probe_missed_is_caught_when_served():
     assert index.sorted
     with pytest.raises(AlfFormatError, match="not sorted"):
         index.window(0)
+
+
+def test_sparse_cluster_ids_without_a_clusters_table():
+    times = np.arange(6.0)
+    clusters = np.array([70_000, 3, 70_000, 900, 3, 3], dtype=np.uint32)
+    index = SpikeIndex(times, clusters)
+    assert index.unit_ids.tolist() == [3, 900, 70_000] and index.counts.tolist() == [3, 1, 2]
+    assert index.window(0)[1].tolist() == [1.0, 4.0, 5.0]
+    assert index.window(2)[1].tolist() == [0.0, 2.0]
+
+
+def test_chunked_sort_equals_a_global_stable_argsort():
+    times, clusters = _spikes(n=300_000, k=700, seed=3)
+    index = SpikeIndex(times, lambda: clusters, n_units=700)
+    expected = np.argsort(clusters, kind="stable")
+    np.testing.assert_array_equal(np.concatenate([index.rows(u) for u in range(700)]), expected)

@@ -493,7 +493,8 @@ class AlfRawIO(BaseRawIO):
         return self._spike_sources[source].index.window(unit, t_start, t_stop)[1]
 
     def _rescale_spike_timestamp(self, spike_timestamps: np.ndarray, dtype) -> np.ndarray:
-        return spike_timestamps.astype(dtype)  # already seconds
+        # already seconds, and a fresh array per call: no copy needed when the dtype matches
+        return spike_timestamps.astype(dtype, copy=False)
 
     def _get_spike_raw_waveforms(self, block_index, seg_index, spike_channel_index, t_start, t_stop):
         return None  # ALF spike sorting outputs carry no per-spike waveforms
