@@ -179,9 +179,10 @@ def main(argv: list[str] | None = None) -> int:
             k: statistics.median(r[k] for r in runs) for k in ("seconds", "peak_mib", "growth_mib")
         }
         results[name]["n_spikes"] = runs[0]["n_spikes"]
+        r = results[name]
         print(
-            f"{name:3} {VARIANTS[name]:38} {results[name]['seconds']:8.3f} s  peak {results[name]['peak_mib']:7.0f} MiB"
-            f"  growth {results[name]['growth_mib']:7.0f} MiB",
+            f"{name:3} {VARIANTS[name]:38} {r['seconds']:8.3f} s  peak {r['peak_mib']:7.0f} MiB"
+            f"  growth {r['growth_mib']:7.0f} MiB",
             flush=True,
         )
 
@@ -223,9 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\n.. list-table::\n   :header-rows: 1\n")
         print("   * - variant\n     - time (s)\n     - x (a)\n     - peak RSS (MiB)\n     - RSS growth (MiB)")
         for name, label, sec, ratio, peak, growth, _ in rows:
-            print(
-                f"   * - ({name}) {label}\n     - {sec:.3f}\n     - {ratio:.2f}\n     - {peak:.0f}\n     - {growth:.0f}"
-            )
+            cells = [f"({name}) {label}", f"{sec:.3f}", f"{ratio:.2f}", f"{peak:.0f}", f"{growth:.0f}"]
+            print("   * - " + "\n     - ".join(cells))
     return 0
 
 

@@ -159,7 +159,7 @@ def test_lazy_time_slices_match_eager(tiny, make_generated):
     lfp_proxy = _by_name(lazy.analogsignals, "raw_ephys_data/probe00/lfp")
     lfp = _by_name(seg.analogsignals, "raw_ephys_data/probe00/lfp")
     part = lfp_proxy.load(time_slice=window)
-    i0 = int(round((3.0 - float(lfp.t_start)) * float(lfp.sampling_rate)))
+    i0 = round((3.0 - float(lfp.t_start)) * float(lfp.sampling_rate))
     np.testing.assert_array_equal(part.magnitude, lfp.magnitude[i0 : i0 + part.shape[0]])
     assert part.shape[0] == pytest.approx(4.5 * float(lfp.sampling_rate), abs=1)
     trials = _by_name(lazy.epochs, "trials.intervals").load(time_slice=window)
