@@ -235,3 +235,9 @@ def test_reading_never_writes(make_generated):
     for st in block.segments[0].spiketrains:
         st.load(time_slice=(1 * pq.s, 2 * pq.s))
     assert snapshot(gen.path) == before
+
+
+def test_read_gives_the_one_block(make_generated):
+    blocks = AlfIO(make_generated("tiny").path).read()
+    assert len(blocks) == 1 and len(blocks[0].segments) == 1
+    assert len(blocks[0].segments[0].spiketrains) > 0
