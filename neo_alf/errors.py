@@ -15,9 +15,11 @@ __all__ = [
     "AlfAmbiguousError",
     "AlfDependencyError",
     "AlfDimensionError",
+    "AlfDownloadError",
     "AlfDuplicateError",
     "AlfError",
     "AlfFormatError",
+    "AlfHashError",
     "AlfMetadataError",
     "AlfNameError",
     "AlfNotFoundError",
@@ -104,3 +106,11 @@ class AlfAmbiguousError(AlfError, LookupError):
 
 class AlfDependencyError(AlfError, ImportError):
     """An optional dependency is needed for this file type or feature; the message names the extra."""
+
+
+class AlfDownloadError(AlfError):
+    """A file could not be fetched from an ALF file server (404, repeated 5xx, connection lost)."""
+
+
+class AlfHashError(AlfDownloadError):
+    """A fetched file's size or md5 is not the one the datasets table gives."""

@@ -1,0 +1,259 @@
+"""Which sessions and datasets a ONE cache folder holds: from its cache tables, or from its folders.
+
+A ONE cache folder holds sessions under ``[lab/Subjects/]subject/date/number`` and, usually, the
+tables ``sessions.pqt`` and ``datasets.pqt`` that map experiment ids (eids) to them. Both table
+formats are read: the current one (string UUID index ``id``; ``(eid, id)`` for datasets) and the
+older one (int64 pairs ``id_0``/``id_1``, ``eid_0``/``eid_1``). Reading tables needs pyarrow
+(extra ``neo-alf[one]``); pandas is not needed.
+
+Without tables, the folder tree is scanned and every session gets a **stable** eid: a name-based
+UUID (:func:`session_eid`) of ``lab/subject/date/number``, the same on every machine and run.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import AlfDependencyError, AlfFormatError, AlfNameError
+from ..spec import parse_rel_path
+
+__all__ = [
+    "EID_NAMESPACE",
+    "CacheIndex",
+    "DatasetRecord",
+    "SessionRecord",
+    "dataset_id",
+    "session_eid",
+]
+
+EID_NAMESPACE = uuid.UUID("6f0d6c1e-6a8e-5b43-9d4c-0a1f6e2b7c31")
+"""uuid.UUID: the fixed namespace of the name-based (uuid5) eids given to sessions found by scanning."""
+
+_SESSION_DIR = re.compile(
+    r"^(?:(?P<lab>\w+)/Subjects/)?(?P<subject>[\w.-]+)/(?P<date>\d{4}-\d{2}-\d{2})/(?P<number>\d{1,3})$"
+)
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """One session: its eid, where it lives under the cache folder, and its search fields."""
+
+    eid: str
+    lab: str | None
+    subject: str
+    date: datetime.date
+    number: int
+    task_protocol: str = ""
+    projects: str = ""
+
+    @property
+    def rel_path(self) -> str:
+        """``[lab/Subjects/]subject/date/NNN`` (number zero-padded, as ONE writes it)."""
+        head = f"{self.lab}/Subjects/" if self.lab else ""
+        return f"{head}{self.subject}/{self.date.isoformat()}/{self.number:03d}"
+
+    @property
+    def ref(self) -> str:
+        """ONE's experiment reference, ``yyyy-mm-dd_N_subject``."""
+        return f"{self.date.isoformat()}_{self.number}_{self.subject}"
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """One dataset of a session, as the datasets table lists it."""
+
+    id: str
+    rel_path: str
+    file_size: int | None = None
+    hash: str | None = None
+    exists: bool = True
+
+
+@dataclass
+class CacheIndex:
+    """Sessions and datasets of a cache folder.
+
+    Attributes
+    ----------
+    sessions : dict
+        ``eid -> SessionRecord``.
+    datasets : dict
+        ``eid -> list of DatasetRecord``.
+    source : str
+        ``"tables"`` or ``"folders"``.
+    """
+
+    sessions: dict[str, SessionRecord] = field(default_factory=dict)
+    datasets: dict[str, list[DatasetRecord]] = field(default_factory=dict)
+    source: str = "folders"
+
+    @classmethod
+    def build(cls, cache_dir: str | os.PathLike) -> CacheIndex:
+        """The index of a cache folder: its tables when it has them, else a scan of its folders."""
+        cache_dir = Path(cache_dir)
+        if (cache_dir / "sessions.pqt").exists():
+            return cls.from_tables(cache_dir)
+        return cls.from_folders(cache_dir)
+
+    @classmethod
+    def from_tables(cls, cache_dir: str | os.PathLike) -> CacheIndex:
+        """Read ``sessions.pqt`` and ``datasets.pqt`` (either format)."""
+        cache_dir = Path(cache_dir)
+        sessions = _read_table(cache_dir / "sessions.pqt")
+        eids = _ids(sessions, "id", cache_dir / "sessions.pqt")
+        index = cls(source="tables")
+        for i, eid in enumerate(eids):
+            lab = sessions.get("lab", [None] * len(eids))[i] or None
+            date = sessions["date"][i]
+            date = date if isinstance(date, datetime.date) else datetime.date.fromisoformat(str(date)[:10])
+            index.sessions[eid] = SessionRecord(
+                eid,
+                lab,
+                str(sessions["subject"][i]),
+                date,
+                int(sessions["number"][i]),
+                str(sessions.get("task_protocol", [""] * len(eids))[i] or ""),
+                str((sessions.get("projects") or sessions.get("project") or [""] * len(eids))[i] or ""),
+            )
+        path = cache_dir / "datasets.pqt"
+        if path.exists():
+            datasets = _read_table(path)
+            ids = _ids(datasets, "id", path)
+            owners = _ids(datasets, "eid", path)
+            n = len(ids)
+            sizes = datasets.get("file_size", [None] * n)
+            hashes = datasets.get("hash", [None] * n)
+            exists = datasets.get("exists", [True] * n)
+            for i in range(n):
+                size = sizes[i]
+                size = None if size is None or (isinstance(size, float) and np.isnan(size)) else int(size)
+                digest = hashes[i] if isinstance(hashes[i], str) and hashes[i] else None
+                record = DatasetRecord(ids[i], str(datasets["rel_path"][i]), size, digest, bool(exists[i]))
+                index.datasets.setdefault(owners[i], []).append(record)
+        return index
+
+    @classmethod
+    def from_folders(cls, cache_dir: str | os.PathLike) -> CacheIndex:
+        """Scan ``[lab/Subjects/]subject/date/number`` folders; eids from :func:`session_eid`."""
+        root = Path(cache_dir)
+        index = cls(source="folders")
+        for rel in _session_dirs(root):
+            m = _SESSION_DIR.match(rel)
+            try:
+                date = datetime.date.fromisoformat(m["date"])
+            except ValueError:
+                continue
+            number = int(m["number"])
+            eid = session_eid(m["lab"], m["subject"], date, number)
+            if eid in index.sessions:  # 001 and 1 both on disk: one session, listed once
+                continue
+            index.sessions[eid] = SessionRecord(eid, m["lab"], m["subject"], date, number)
+            records = []
+            session_dir = root / rel
+            for file_rel in _files_below(session_dir):
+                try:
+                    parse_rel_path(file_rel)
+                except AlfNameError:
+                    continue
+                records.append(
+                    DatasetRecord(
+                        dataset_id(eid, file_rel), file_rel, (session_dir / file_rel).stat().st_size
+                    )
+                )
+            index.datasets[eid] = records
+        return index
+
+
+def session_eid(lab: str | None, subject: str, date: datetime.date | str, number: int) -> str:
+    """The stable eid of a session found by scanning: ``uuid5(EID_NAMESPACE, "lab/subject/date/NNN")``.
+
+    The same session always gets the same eid, whether its folder number is padded or not.
+    """
+    date = date.isoformat() if isinstance(date, datetime.date) else str(date)
+    return str(uuid.uuid5(EID_NAMESPACE, f"{lab or ''}/{subject}/{date}/{int(number):03d}"))
+
+
+def dataset_id(eid: str, rel_path: str) -> str:
+    """The stable id of a scanned dataset: ``uuid5(EID_NAMESPACE, "eid/rel_path")``."""
+    return str(uuid.uuid5(EID_NAMESPACE, f"{eid}/{rel_path}"))
+
+
+# -------------------------------------------------------------------------------------------- tables
+
+
+def _read_table(path: Path) -> dict[str, list]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise AlfDependencyError(
+            "reading ONE cache tables needs pyarrow: pip install 'neo-alf[one]'",
+            path,
+            rule="optional extra `one`",
+        ) from None
+    try:
+        table = pq.read_table(path)
+    except Exception as err:
+        raise AlfFormatError(
+            f"not a parquet table ({err})", path, rule="ONE cache tables are parquet"
+        ) from None
+    out = {}
+    for name in table.column_names:
+        column = table.column(name)
+        if str(column.type).startswith("dictionary"):
+            column = column.cast(column.type.value_type)
+        out[name] = column.to_pylist()
+    return out
+
+
+def _ids(table: dict[str, list], key: str, path: Path) -> list[str]:
+    """String UUIDs from ``key`` (current format) or the int64 pair ``key_0``/``key_1`` (older one)."""
+    if key in table:
+        return [str(v) for v in table[key]]
+    if f"{key}_0" in table and f"{key}_1" in table:
+        pairs = np.column_stack([table[f"{key}_0"], table[f"{key}_1"]]).astype("<i8")
+        return [str(uuid.UUID(bytes=row.tobytes())) for row in pairs]
+    raise AlfFormatError(f"no `{key}` or `{key}_0`/`{key}_1` column", path, rule="ONE cache table columns")
+
+
+# ------------------------------------------------------------------------------------------- folders
+
+
+def _session_dirs(root: Path) -> list[str]:
+    """Relative paths of every session folder below ``root`` (posix, sorted), without entering them."""
+    found: list[str] = []
+
+    def walk(folder: str, depth: int) -> None:
+        if depth > 5:
+            return
+        try:
+            entries = sorted(os.scandir(os.path.join(root, folder) if folder else root), key=lambda e: e.name)
+        except OSError:
+            return
+        for entry in entries:
+            if not entry.is_dir(follow_symlinks=False) or entry.name.startswith("."):
+                continue
+            rel = f"{folder}/{entry.name}" if folder else entry.name
+            if _SESSION_DIR.match(rel):
+                found.append(rel)
+            else:
+                walk(rel, depth + 1)
+
+    walk("", 0)
+    return found
+
+
+def _files_below(folder: Path) -> list[str]:
+    out: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        rel_dir = os.path.relpath(dirpath, folder).replace(os.sep, "/")
+        for name in sorted(filenames):
+            out.append(name if rel_dir == "." else f"{rel_dir}/{name}")
+    return out
