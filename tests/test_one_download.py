@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neo_alf import AlfIO
 from neo_alf.errors import AlfDownloadError, AlfHashError, AlfPathError
 from neo_alf.one import Downloader, OneAdapter
 from neo_alf.testing import file_digests, make_session

@@ -195,21 +195,11 @@ class OneAdapter:
                 continue
             if (first and record.date < first) or (last and record.date > last):
                 continue
-            if wanted and not set(wanted) <= self._dataset_types(record.eid):
+            if wanted and not set(wanted) <= self.index.dataset_types(record.eid):
                 continue
             out.append(record)
         out.sort(key=lambda r: (-r.date.toordinal(), r.lab or "", r.subject, r.number))
         return [r.eid for r in out]
-
-    def _dataset_types(self, eid: str) -> set[str]:
-        types = set()
-        for record in self.index.datasets.get(eid, []):
-            try:
-                name = parse_rel_path(record.rel_path).name
-            except (AlfNameError, ValueError):
-                continue
-            types.add(f"{name.object}.{name.key}")
-        return types
 
     # -------------------------------------------------------------------------------------- loading
 

@@ -93,6 +93,21 @@ class CacheIndex:
     sessions: dict[str, SessionRecord] = field(default_factory=dict)
     datasets: dict[str, list[DatasetRecord]] = field(default_factory=dict)
     source: str = "folders"
+    _types: dict[str, set[str]] = field(default_factory=dict, repr=False)
+
+    def dataset_types(self, eid: str) -> set[str]:
+        """``object.attribute[_timescale]`` of every dataset of a session (namespace, extension,
+        collection and revision left out), parsed once per session."""
+        if eid not in self._types:
+            types = set()
+            for record in self.datasets.get(eid, []):
+                try:
+                    name = parse_rel_path(record.rel_path).name
+                except (AlfNameError, ValueError):
+                    continue
+                types.add(f"{name.object}.{name.key}")
+            self._types[eid] = types
+        return self._types[eid]
 
     @classmethod
     def build(cls, cache_dir: str | os.PathLike) -> CacheIndex:
@@ -250,10 +265,19 @@ def _session_dirs(root: Path) -> list[str]:
 
 
 def _files_below(folder: Path) -> list[str]:
+    """Relative posix paths of the files below ``folder`` (symlinked folders not followed)."""
     out: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames.sort()
-        rel_dir = os.path.relpath(dirpath, folder).replace(os.sep, "/")
-        for name in sorted(filenames):
-            out.append(name if rel_dir == "." else f"{rel_dir}/{name}")
+
+    def walk(path: str, prefix: str) -> None:
+        try:
+            entries = sorted(os.scandir(path), key=lambda e: e.name)
+        except OSError:
+            return
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                walk(entry.path, f"{prefix}{entry.name}/")
+            elif entry.is_file():
+                out.append(prefix + entry.name)
+
+    walk(str(folder), "")
     return out
