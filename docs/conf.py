@@ -16,3 +16,4 @@ nitpicky = False
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
 intersphinx_mapping = {}
+html_static_path = ["_static"]

@@ -9,6 +9,8 @@ import pytest
 
 from neo_alf.testing import GeneratedSession, make_session
 
+from .alf_server import server  # noqa: F401 - the loopback ALF file server fixture
+
 
 @pytest.fixture(scope="session")
 def make_generated(tmp_path_factory):

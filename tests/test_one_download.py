@@ -2,15 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import http.server
-import re
-import shutil
-import socket
-import threading
-import urllib.parse
-import uuid
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -18,98 +9,10 @@ import pytest
 
 from neo_alf.errors import AlfDownloadError, AlfHashError, AlfPathError
 from neo_alf.one import Downloader, OneAdapter
-from neo_alf.testing import file_digests, make_session
+from neo_alf.testing import file_digests
 
-pa = pytest.importorskip("pyarrow")
-import pyarrow.parquet as pq  # noqa: E402
-
-
-class _FaultyHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves a folder; ``server.plan`` maps a file-name suffix to faults used up one per request."""
-
-    def log_message(self, *args):  # keep test output quiet
-        pass
-
-    def do_GET(self):
-        name = urllib.parse.unquote(urllib.parse.urlparse(self.path).path)
-        name = re.sub(r"\.[0-9a-f]{8}-[0-9a-f-]{27}(?=\.\w+$)", "", name)  # plans name files without ids
-        self.server.requests.append(self.path)
-        queue = next((q for suffix, q in self.server.plan.items() if name.endswith(suffix)), None)
-        fault = queue.pop(0) if queue else None
-        if fault == 503:
-            self.send_error(503)
-            return
-        if fault in ("drop", "corrupt"):
-            data = Path(self.translate_path(self.path)).read_bytes()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            if fault == "corrupt":
-                self.wfile.write(bytes([data[0] ^ 0xFF]) + data[1:])
-                return
-            self.wfile.write(data[: len(data) // 2])
-            self.wfile.flush()
-            self.connection.shutdown(socket.SHUT_RDWR)
-            self.close_connection = True
-            return
-        super().do_GET()
-
-
-@pytest.fixture
-def server(tmp_path):
-    root = tmp_path / "server"
-    root.mkdir()
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_FaultyHandler, directory=str(root)))
-    httpd.plan, httpd.requests = {}, []
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd, root, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-
-
-def _publish(tmp_path: Path, server_root: Path, rel_paths_override: dict | None = None):
-    """A session on the server (UUID file names), and a client cache holding only the tables."""
-    source = make_session(tmp_path / "source", "tiny")
-    eid = str(uuid.uuid4())
-    session_rel = "cortexlab/Subjects/KS023/2024-03-15/001"
-    rows = {"eid": [], "id": [], "rel_path": [], "file_size": [], "hash": [], "exists": []}
-    for rel, info in file_digests(source.path).items():
-        dataset_id = str(uuid.uuid4())
-        folder, _, name = rel.rpartition("/")
-        stem, _, ext = name.rpartition(".")
-        remote = server_root / session_rel / (folder + "/" if folder else "") / f"{stem}.{dataset_id}.{ext}"
-        remote.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source.path / rel, remote)
-        for key, value in [
-            ("eid", eid),
-            ("id", dataset_id),
-            ("rel_path", rel),
-            ("file_size", info["size"]),
-            ("hash", hashlib.md5((source.path / rel).read_bytes()).hexdigest()),
-            ("exists", True),
-        ]:
-            rows[key].append(value)
-    for bad, replacement in (rel_paths_override or {}).items():
-        rows["rel_path"][rows["rel_path"].index(bad)] = replacement
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    pq.write_table(
-        pa.table(
-            {
-                "id": [eid],
-                "lab": ["cortexlab"],
-                "subject": ["KS023"],
-                "date": ["2024-03-15"],
-                "number": [1],
-                "task_protocol": [""],
-                "projects": [""],
-            }
-        ),
-        cache / "sessions.pqt",
-    )
-    pq.write_table(pa.table(rows), cache / "datasets.pqt")
-    return source, eid, cache
+pytest.importorskip("pyarrow")
+from .alf_server import publish
 
 
 def _adapter(cache, url, retries=2):
@@ -124,7 +27,7 @@ def _leftovers(folder: Path) -> list[Path]:
 
 def test_download_a_session(tmp_path, server):
     httpd, root, url = server
-    source, eid, cache = _publish(tmp_path, root)
+    source, eid, cache = publish(tmp_path, root)
     one = _adapter(cache, url)
     fetched = one.download(eid)
     local = one.eid2path(eid)
@@ -144,14 +47,14 @@ def test_download_a_session(tmp_path, server):
 
 def test_load_fetches_what_it_needs_first(tmp_path, server):
     _, root, url = server
-    source, eid, cache = _publish(tmp_path, root)
+    source, eid, cache = publish(tmp_path, root)
     licks = _adapter(cache, url).load_object(eid, "licks")
     assert licks["times"].size == source.truth["licks"]["n"]
 
 
 def test_retry_after_503(tmp_path, server):
     httpd, root, url = server
-    _, eid, cache = _publish(tmp_path, root)
+    _, eid, cache = publish(tmp_path, root)
     httpd.plan["_ibl_trials.choice.npy"] = [503]
     fetched = _adapter(cache, url).download(eid)
     assert any(p.name == "_ibl_trials.choice.npy" for p in fetched)
@@ -160,7 +63,7 @@ def test_retry_after_503(tmp_path, server):
 
 def test_dropped_connection_is_retried_then_given_up(tmp_path, server):
     httpd, root, url = server
-    _, eid, cache = _publish(tmp_path, root)
+    _, eid, cache = publish(tmp_path, root)
     httpd.plan["clusters.depths.npy"] = ["drop"]  # once: the retry succeeds
     _adapter(cache, url).download(eid)
     target = cache / "cortexlab/Subjects/KS023/2024-03-15/001/alf/probe00/pykilosort/clusters.depths.npy"
@@ -174,7 +77,7 @@ def test_dropped_connection_is_retried_then_given_up(tmp_path, server):
 
 def test_corrupted_file_leaves_nothing_under_its_name(tmp_path, server):
     httpd, root, url = server
-    _, eid, cache = _publish(tmp_path, root)
+    _, eid, cache = publish(tmp_path, root)
     httpd.plan["_ibl_wheel.position.npy"] = ["corrupt"]
     with pytest.raises(AlfHashError, match="md5") as err:
         _adapter(cache, url).download(eid)
@@ -185,7 +88,7 @@ def test_corrupted_file_leaves_nothing_under_its_name(tmp_path, server):
 
 def test_404(tmp_path, server):
     _, root, url = server
-    _, eid, cache = _publish(tmp_path, root)
+    _, eid, cache = publish(tmp_path, root)
     for f in root.rglob("lfp.raw.*.bin"):
         f.unlink()
     with pytest.raises(AlfDownloadError, match="404"):
@@ -197,7 +100,7 @@ def test_404(tmp_path, server):
 )
 def test_paths_leaving_the_cache_are_refused(tmp_path, server, bad):
     _, root, url = server
-    _, eid, cache = _publish(tmp_path, root, {"alf/_ibl_trials.choice.npy": bad})
+    _, eid, cache = publish(tmp_path, root, {"alf/_ibl_trials.choice.npy": bad})
     with pytest.raises(AlfPathError):
         _adapter(cache, url).download(eid)
     assert not list(tmp_path.rglob("escaped.times.npy")) and not list(tmp_path.rglob("x.times.npy"))
@@ -205,7 +108,7 @@ def test_paths_leaving_the_cache_are_refused(tmp_path, server, bad):
 
 def test_without_base_url_the_cache_is_local_only(tmp_path, server):
     _, root, _ = server
-    _, eid, cache = _publish(tmp_path, root)
+    _, eid, cache = publish(tmp_path, root)
     one = OneAdapter(cache, progress=False)
     assert one.eid2path(eid) is None
     with pytest.raises(Exception, match="no folder"):

@@ -1,0 +1,347 @@
+"""The ``neo-alf`` command: thin subcommands over the library.
+
+::
+
+    neo-alf info PATH|EID [--cache-dir DIR] [--json]     what the reader sees, and the Neo objects it gives
+    neo-alf info --example                               the same, on the bundled example session
+    neo-alf validate PATH                                every ALF rule broken (exit 1 when any)
+    neo-alf search --cache-dir DIR [--subject S] [--dataset D ...]
+    neo-alf download EID --cache-dir DIR --base-url URL
+    neo-alf plot PATH --out overview.png                 needs the [plot] extra (matplotlib)
+    neo-alf convert PATH out.nix|out.nwb                 needs the [nix] or [nwb] extra
+
+Errors print one line naming the file and the rule broken, and exit with code 2 (``--debug``
+shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import AlfError
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``neo-alf`` command; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (AlfError, OSError, ImportError, ValueError) as err:
+        if args.debug:
+            raise
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        print(f"neo-alf: error: {message}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neo-alf", description="Read ALF (ONE / IBL) sessions with Neo.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("info", help="the session as the reader sees it")
+    p.add_argument("target", nargs="?", help="a session folder, or an eid with --cache-dir")
+    p.add_argument("--example", action="store_true", help="use the bundled example session")
+    p.add_argument("--cache-dir", help="a ONE cache folder, to resolve an eid")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=_info)
+
+    p = sub.add_parser("validate", help="list every ALF rule broken (exit 1 when any)")
+    p.add_argument("target", nargs="?")
+    p.add_argument("--example", action="store_true")
+    p.set_defaults(run=_validate)
+
+    p = sub.add_parser("search", help="eids in a ONE cache folder")
+    p.add_argument("--cache-dir", required=True)
+    p.add_argument("--subject")
+    p.add_argument("--lab")
+    p.add_argument("--date", nargs="+", metavar="DATE", help="one day, or first and last (inclusive)")
+    p.add_argument("--dataset", action="append", default=[], help="object.attribute (repeatable)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_search)
+
+    p = sub.add_parser("download", help="fetch a session from an ALF file server")
+    p.add_argument("eid")
+    p.add_argument("--cache-dir", required=True)
+    p.add_argument("--base-url", required=True)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=_download)
+
+    p = sub.add_parser("plot", help="a session overview figure (needs matplotlib)")
+    p.add_argument("target", nargs="?")
+    p.add_argument("--example", action="store_true")
+    p.add_argument("--out", required=True, help="image file to write (.png, .pdf, .svg)")
+    p.set_defaults(run=_plot)
+
+    p = sub.add_parser("convert", help="write the session with a Neo writer (.nix or .nwb)")
+    p.add_argument("target", nargs="?")
+    p.add_argument("output", help="out.nix (needs nixio) or out.nwb (needs pynwb)")
+    p.add_argument("--example", action="store_true")
+    p.set_defaults(run=_convert)
+    return parser
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _session_path(args) -> Path:
+    if getattr(args, "example", False):
+        from .example import example_session
+
+        return example_session()
+    if not args.target:
+        raise ValueError("give a session folder (or --example)")
+    path = Path(args.target).expanduser()
+    if path.is_dir():
+        return path
+    cache_dir = getattr(args, "cache_dir", None)
+    if cache_dir:
+        from .one import OneAdapter
+
+        found = OneAdapter(cache_dir, progress=False).eid2path(args.target)
+        if found is not None:
+            return found
+    raise FileNotFoundError(
+        f"{args.target}: no such session folder"
+        + ("" if cache_dir else " (pass --cache-dir to resolve an eid)")
+    )
+
+
+# ------------------------------------------------------------------------------------------ commands
+
+
+def describe(path: Path) -> dict[str, Any]:
+    """What ``neo-alf info`` reports, as a JSON-ready dict."""
+    from .rawio import AlfRawIO
+
+    reader = AlfRawIO(path)
+    reader.parse_header()
+    session = reader.session
+    objects = []
+    for obj in session.objects:
+        try:
+            rows = obj.rows
+        except AlfError:
+            rows = None
+        objects.append(
+            {
+                "collection": obj.collection,
+                "object": obj.name,
+                "kind": obj.kind,
+                "rows": rows,
+                "attributes": sorted(obj.datasets),
+            }
+        )
+    h = reader.header
+    per_probe: dict[str, int] = defaultdict(int)
+    for ann in reader.raw_annotations["blocks"][0]["segments"][0]["spikes"]:
+        per_probe[ann["collection"]] += 1
+    signals = []
+    for i, stream in enumerate(h["signal_streams"]):
+        channels = h["signal_channels"][h["signal_channels"]["stream_id"] == stream["id"]]
+        signals.append(
+            {
+                "name": str(stream["name"]),
+                "kind": "AnalogSignal",
+                "channels": int(channels.size),
+                "rate_hz": float(reader.get_signal_sampling_rate(i)),
+                "units": sorted(set(channels["units"].tolist())),
+                "samples": int(reader.get_signal_size(0, 0, i)),
+                "t_start": float(reader.get_signal_t_start(0, 0, i)),
+            }
+        )
+    for s in reader.irregular_signals:
+        signals.append(
+            {
+                "name": f"{s.object.collection}/{s.object.name}".lstrip("/"),
+                "kind": "IrregularlySampledSignal",
+                "samples": s.timebase.n_samples,
+                "t_start": s.timebase.t_start,
+            }
+        )
+    events = [
+        str(n)
+        for n, t in zip(h["event_channels"]["name"], h["event_channels"]["type"], strict=True)
+        if t == b"event"
+    ]
+    epochs = [
+        str(n)
+        for n, t in zip(h["event_channels"]["name"], h["event_channels"]["type"], strict=True)
+        if t == b"epoch"
+    ]
+    parts = session.parts
+    return {
+        "path": str(session.path),
+        "session": parts.rel_path if parts else None,
+        "revision": session.revisions[-1] if session.revisions else None,
+        "collections": session.collections,
+        "time_span_s": [reader.segment_t_start(0, 0), reader.segment_t_stop(0, 0)],
+        "objects": objects,
+        "neo": {"spiketrains": dict(per_probe), "signals": signals, "events": events, "epochs": epochs},
+    }
+
+
+def _info(args) -> int:
+    info = describe(_session_path(args))
+    if args.json:
+        print(json.dumps(info, indent=1, default=_json_default))
+        return 0
+    t0, t1 = info["time_span_s"]
+    print(f"session      {info['session'] or info['path']}")
+    print(f"path         {info['path']}")
+    print(f"time span    {t0:.3f} s to {t1:.3f} s")
+    if info["revision"]:
+        print(f"revision     {info['revision']} (newest)")
+    print(f"collections  {', '.join(c or '(root)' for c in info['collections'])}")
+    print("\nobjects")
+    for o in info["objects"]:
+        rows = "?" if o["rows"] is None else o["rows"]
+        where = o["collection"] or "(root)"
+        print(f"  {where:28} {o['object']:16} {o['kind']:11} {rows:>9} rows  {', '.join(o['attributes'])}")
+    neo = info["neo"]
+    print("\nNeo objects")
+    for collection, n in neo["spiketrains"].items():
+        print(f"  {n} SpikeTrains from {collection}")
+    for s in neo["signals"]:
+        if s["kind"] == "AnalogSignal":
+            print(
+                f"  AnalogSignal {s['name']}: {s['channels']} channels at {s['rate_hz']:g} Hz, "
+                f"{'/'.join(s['units'])}, {s['samples']} samples"
+            )
+        else:
+            print(f"  IrregularlySampledSignal {s['name']}: {s['samples']} samples")
+    print(f"  {len(neo['events'])} Events: {', '.join(neo['events'])}")
+    print(f"  {len(neo['epochs'])} Epochs: {', '.join(neo['epochs'])}")
+    return 0
+
+
+def _validate(args) -> int:
+    from .session import AlfSession
+
+    path = _session_path(args)
+    errors = AlfSession(path).validate()
+    if not errors:
+        print(f"{path}: valid (no ALF rule broken)")
+        return 0
+    by_file: dict[str, list[AlfError]] = defaultdict(list)
+    for err in errors:
+        by_file[
+            ", ".join(
+                Path(p).relative_to(path).as_posix() if Path(p).is_relative_to(path) else p for p in err.paths
+            )
+            or str(path)
+        ].append(err)
+    for where, errs in sorted(by_file.items()):
+        print(where)
+        for err in errs:
+            print(f"  {type(err).__name__}: {err.detail}" + (f" (rule: {err.rule})" if err.rule else ""))
+    print(f"\n{len(errors)} rule(s) broken in {len(by_file)} place(s)")
+    return 1
+
+
+def _search(args) -> int:
+    from .one import OneAdapter
+
+    one = OneAdapter(args.cache_dir, progress=False)
+    date_range = None
+    if args.date:
+        date_range = args.date[0] if len(args.date) == 1 else (args.date[0], args.date[1])
+    eids = one.search(
+        subject=args.subject, lab=args.lab, date_range=date_range, datasets=args.dataset or None
+    )
+    rows = [{"eid": e, "session": one.index.sessions[e].rel_path} for e in eids]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        for row in rows:
+            print(f"{row['eid']}  {row['session']}")
+        print(f"{len(rows)} session(s)", file=sys.stderr)
+    return 0
+
+
+def _download(args) -> int:
+    from .one import Downloader, OneAdapter
+
+    one = OneAdapter(
+        args.cache_dir, base_url=args.base_url, downloader=Downloader(progress=not args.no_progress)
+    )
+    fetched = one.download(args.eid)
+    print(f"{len(fetched)} file(s) fetched into {one.eid2path(args.eid)}")
+    return 0
+
+
+def _plot(args) -> int:
+    from .plot import plot_overview
+
+    out = plot_overview(_session_path(args), args.out)
+    print(f"wrote {out}")
+    return 0
+
+
+def _convert(args) -> int:
+    from .io import AlfIO
+
+    out = Path(args.output)
+    suffix = out.suffix.lower()
+    if suffix not in (".nix", ".nwb"):
+        raise ValueError(f"{out}: write .nix (NixIO) or .nwb (NWBIO)")
+    block = AlfIO(_session_path(args)).read_block()
+    if suffix == ".nix":
+        try:
+            import nixio  # noqa: F401
+            from neo.io import NixIO
+        except ImportError:
+            raise ImportError("writing .nix needs nixio: pip install 'neo-alf[nix]'") from None
+        with NixIO(str(out), mode="ow") as writer:
+            writer.write_block(_plain_annotations(block))
+    else:
+        try:
+            import pynwb  # noqa: F401
+            from neo.io import NWBIO
+        except ImportError:
+            raise ImportError("writing .nwb needs pynwb: pip install 'neo-alf[nwb]'") from None
+        NWBIO(str(out), mode="w").write_all_blocks([_plain_annotations(block)])
+    print(f"wrote {out}")
+    return 0
+
+
+def _plain_annotations(block):
+    """Writers store annotations of plain types: numpy scalars become Python numbers."""
+    for obj in [block, *block.segments, *block.groups] + [
+        o
+        for seg in block.segments
+        for o in (
+            *seg.spiketrains,
+            *seg.analogsignals,
+            *seg.irregularlysampledsignals,
+            *seg.events,
+            *seg.epochs,
+        )
+    ]:
+        for key, value in list(obj.annotations.items()):
+            if isinstance(value, np.generic):
+                obj.annotations[key] = value.item()
+    return block
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

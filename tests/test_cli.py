@@ -1,0 +1,155 @@
+"""The ``neo-alf`` command, every subcommand run in a subprocess as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neo_alf.one import session_eid
+from neo_alf.testing import make_session
+
+from .alf_server import publish
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """The environment of every call: the example goes to a private cache, not the user's home."""
+    cache = tmp_path_factory.mktemp("neo_alf_cache")
+    return {**os.environ, "NEO_ALF_CACHE": str(cache)}
+
+
+def run(env, *args, cwd=None) -> subprocess.CompletedProcess:
+    exe = shutil.which("neo-alf", path=os.path.dirname(sys.executable))
+    command = [exe] if exe else [sys.executable, "-m", "neo_alf.cli"]
+    return subprocess.run([*command, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+
+
+def test_console_script_is_installed():
+    assert shutil.which("neo-alf", path=os.path.dirname(sys.executable)), "pip install . installs `neo-alf`"
+
+
+def test_info_example(env):
+    out = run(env, "info", "--example")
+    assert out.returncode == 0, out.stderr
+    assert "session      cortexlab/Subjects/KS023/2024-03-15/001" in out.stdout
+    assert "12 SpikeTrains from alf/probe00/pykilosort" in out.stdout
+    assert "AnalogSignal raw_ephys_data/probe00/lfp: 4 channels at 1000 Hz, uV" in out.stdout
+    assert "IrregularlySampledSignal alf/wheel" in out.stdout
+    assert "2 Epochs: trials.intervals, wheelMoves.intervals" in out.stdout
+    assert "trials           intervals" in out.stdout
+
+
+def test_info_json(env):
+    out = run(env, "info", "--example", "--json")
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    assert info["neo"]["spiketrains"] == {"alf/probe00/pykilosort": 12, "alf/probe01/pykilosort": 12}
+    assert info["revision"] == "2024-05-06"
+    kinds = {(o["collection"], o["object"]): o["kind"] for o in info["objects"]}
+    assert kinds[("alf", "wheel")] == "continuous" and kinds[("alf", "licks")] == "events"
+    assert info["time_span_s"][0] < info["time_span_s"][1]
+
+
+def test_info_by_eid(env, tmp_path):
+    make_session(tmp_path, "no_spike_clusters")
+    eid = session_eid("cortexlab", "KS023", "2024-03-15", 1)
+    out = run(env, "info", eid, "--cache-dir", str(tmp_path), "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["neo"]["spiketrains"] == {"alf/probe00/pykilosort": 1}
+
+
+def test_validate(env, tmp_path):
+    ok = run(env, "validate", "--example")
+    assert ok.returncode == 0 and "valid" in ok.stdout
+    gen = make_session(tmp_path, "tiny")
+    np.save(gen.path / "alf/_ibl_trials.choice.npy", np.zeros(3))
+    np.save(gen.path / "alf/_ibl_wheelMoves.intervals.npy", np.zeros((20, 3)))
+    bad = run(env, "validate", str(gen.path))
+    assert bad.returncode == 1
+    assert "alf/_ibl_trials.choice.npy" in bad.stdout and "AlfDimensionError" in bad.stdout
+    assert "intervals have two columns" in bad.stdout
+    assert "rule(s) broken" in bad.stdout
+
+
+def test_search(env, tmp_path):
+    make_session(tmp_path, "no_spike_clusters", subject="ZM_1")
+    make_session(tmp_path, "no_spike_clusters", subject="ZM_1743")
+    out = run(env, "search", "--cache-dir", str(tmp_path), "--subject", "ZM_1", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert [r["session"] for r in rows] == ["cortexlab/Subjects/ZM_1/2024-03-15/001"]
+    both = run(env, "search", "--cache-dir", str(tmp_path), "--dataset", "spikes.times")
+    assert both.returncode == 0 and len(both.stdout.splitlines()) == 2
+
+
+def test_download(env, tmp_path, server):
+    _, root, url = server
+    _, eid, cache = publish(tmp_path, root)
+    out = run(env, "download", eid, "--cache-dir", str(cache), "--base-url", url, "--no-progress")
+    assert out.returncode == 0, out.stderr
+    assert "file(s) fetched" in out.stdout
+    assert (cache / "cortexlab/Subjects/KS023/2024-03-15/001/alf/_ibl_trials.intervals.npy").is_file()
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", head[16:24])
+
+
+def test_plot(env, tmp_path):
+    pytest.importorskip("matplotlib")
+    out_png = tmp_path / "overview.png"
+    out = run(env, "plot", "--example", "--out", str(out_png))
+    assert out.returncode == 0, out.stderr
+    assert out_png.stat().st_size > 20_000
+    assert _png_size(out_png) == (1200, 800)
+
+
+def test_convert_to_nix(env, tmp_path):
+    pytest.importorskip("nixio")
+    from neo.io import NixIO
+
+    target = tmp_path / "example.nix"
+    out = run(env, "convert", "--example", str(target))
+    assert out.returncode == 0, out.stderr
+    with NixIO(str(target), mode="ro") as reader:
+        block = reader.read_block()
+    seg = block.segments[0]
+    assert len(seg.spiketrains) == 24 and len(seg.epochs) == 2 and len(seg.irregularlysampledsignals) == 1
+    st = next(
+        s
+        for s in seg.spiketrains
+        if s.annotations["cluster_id"] == 3 and "probe00" in s.annotations["collection"]
+    )
+    assert "amps" in st.array_annotations and st.annotations["cluster_depths"] > 0
+
+
+def test_errors_are_one_line_with_exit_code_2(env, tmp_path):
+    out = run(env, "info", str(tmp_path / "nowhere"))
+    assert out.returncode == 2
+    assert out.stderr.startswith("neo-alf: error:") and "nowhere" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+    (tmp_path / "bad").mkdir()
+    np.save(tmp_path / "bad/spikes.times.npy", np.arange(3.0))
+    np.save(tmp_path / "bad/spikes.clusters.npy", np.array([0, 1, 9]))
+    np.save(tmp_path / "bad/clusters.depths.npy", np.zeros(2))
+    bad = run(env, "info", str(tmp_path / "bad"))
+    assert bad.returncode == 2 and "spikes.clusters.npy" in bad.stderr and "rule:" in bad.stderr
+    debug = run(env, "--debug", "info", str(tmp_path / "bad"))
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+    wrong = run(env, "convert", "--example", str(tmp_path / "x.mat"))
+    assert wrong.returncode == 2 and ".nix" in wrong.stderr
+
+
+def test_runs_outside_the_source_tree(env, tmp_path):
+    out = run(env, "info", "--example", cwd=tmp_path)
+    assert out.returncode == 0 and "SpikeTrains" in out.stdout
