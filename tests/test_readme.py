@@ -20,7 +20,7 @@ def test_tour_runs(monkeypatch, tmp_path):
     (block,) = re.findall(r"A tour\n-+\n\n\.\. code-block:: python\n\n((?:    .*\n|\n)+)", README)
     code = "\n".join(line[4:] for line in block.splitlines())
     namespace: dict = {}
-    exec(compile(code, "README.rst", "exec"), namespace)  # noqa: S102 - our own README
+    exec(compile(code, "README.rst", "exec"), namespace)  # our own README
     assert namespace["trials"]["intervals"].shape[1] == 2
     assert namespace["chunk"].shape[0] == 1000
     assert len(namespace["st"]) > 0 and float(namespace["rate"]) > 0
