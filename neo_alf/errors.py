@@ -72,7 +72,7 @@ class AlfNameError(AlfError):
     """A file or folder name does not follow the ALF naming convention."""
 
 
-class AlfPathError(AlfError):
+class AlfPathError(AlfNameError):
     """A path leaves the folder it must stay in (``..``, absolute paths, symlinks out)."""
 
 

@@ -540,8 +540,20 @@ class AlfSession:
         return self.object(obj, collection)[attr]
 
     def load_object(self, name: str, collection: str | None = None) -> ObjectData:
-        """Every attribute of one object, rows checked, multi-part datasets joined."""
-        return self.object(name, collection).load()
+        """Every attribute of one object, multi-part datasets joined, after checking the object's rules.
+
+        Checked: equal rows, ``intervals`` with two columns, numeric times, ``timestamps`` shape and
+        order, relation attributes (``spikes.clusters``) holding row indices of their target.
+        Values are returned as stored otherwise: NaN times (IBL trials have them) and unsorted
+        times are the data's, not errors of the array layer.
+        """
+        obj = self.object(name, collection)
+        obj.check_rows()
+        for check in (_check_times, _check_relations):
+            errors = check(self, obj)
+            if errors:
+                raise errors[0]
+        return obj.load()
 
     # ----------------------------------------------------------------------------------- validation
 
