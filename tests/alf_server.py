@@ -8,6 +8,7 @@ import re
 import shutil
 import socket
 import threading
+import time
 import urllib.parse
 import uuid
 from functools import partial
@@ -30,9 +31,11 @@ class _FaultyHandler(http.server.SimpleHTTPRequestHandler):
         self.server.requests.append(self.path)
         queue = next((q for suffix, q in self.server.plan.items() if name.endswith(suffix)), None)
         fault = queue.pop(0) if queue else None
-        if fault == 503:
-            self.send_error(503)
+        if fault in (500, 503):
+            self.send_error(fault)
             return
+        if isinstance(fault, float):  # a slow server: answer after `fault` seconds
+            time.sleep(fault)
         if fault in ("drop", "corrupt"):
             data = Path(self.translate_path(self.path)).read_bytes()
             self.send_response(200)
@@ -73,7 +76,12 @@ def server(tmp_path):
     stop_server(httpd)
 
 
-def publish(tmp_path: Path, server_root: Path, rel_paths_override: dict | None = None):
+def publish(
+    tmp_path: Path,
+    server_root: Path,
+    rel_paths_override: dict | None = None,
+    size_override: dict | None = None,
+):
     """A session on the server (UUID file names), and a client cache holding only the tables."""
     pa = pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq
@@ -98,6 +106,8 @@ def publish(tmp_path: Path, server_root: Path, rel_paths_override: dict | None =
             ("exists", True),
         ]:
             rows[key].append(value)
+    for rel, size in (size_override or {}).items():
+        rows["file_size"][rows["rel_path"].index(rel)] = size
     for bad, replacement in (rel_paths_override or {}).items():
         rows["rel_path"][rows["rel_path"].index(bad)] = replacement
     cache = tmp_path / "cache"

@@ -114,3 +114,58 @@ def test_without_base_url_the_cache_is_local_only(tmp_path, server):
     with pytest.raises(Exception, match="no folder"):
         one.load_object(eid, "trials")
     assert np.isfinite(len(one.list_datasets(eid)))
+
+
+def test_slow_server_times_out(tmp_path, server):
+    httpd, root, url = server
+    _, eid, cache = publish(tmp_path, root)
+    httpd.plan["_ibl_trials.goCue_times.npy"] = [1.0, 1.0]
+    one = OneAdapter(
+        cache, base_url=url, downloader=Downloader(retries=1, backoff=0.01, timeout=0.3, progress=False)
+    )
+    with pytest.raises(AlfDownloadError, match="after 2 attempts"):
+        one.download(eid)
+    assert not list(cache.rglob("_ibl_trials.goCue_times.npy")) and _leftovers(cache) == []
+
+
+def test_500_then_200(tmp_path, server):
+    httpd, root, url = server
+    _, eid, cache = publish(tmp_path, root)
+    httpd.plan["_ibl_trials.goCue_times.npy"] = [500]
+    _adapter(cache, url).download(eid)
+    assert (cache / "cortexlab/Subjects/KS023/2024-03-15/001/alf/_ibl_trials.goCue_times.npy").is_file()
+
+
+def test_wrong_size_in_the_table(tmp_path, server):
+    _, root, url = server
+    _, eid, cache = publish(tmp_path, root, size_override={"alf/licks.times.part001.npy": 7})
+    with pytest.raises(AlfHashError, match="bytes, the datasets table says 7"):
+        _adapter(cache, url).download(eid)
+    assert not list(cache.rglob("licks.times.part001.npy")) and _leftovers(cache) == []
+
+
+def test_two_processes_download_the_same_session(tmp_path, server):
+    import subprocess
+    import sys
+
+    _, root, url = server
+    source, eid, cache = publish(tmp_path, root)
+    code = (
+        "import sys; from neo_alf.one import OneAdapter, Downloader; "
+        "OneAdapter(sys.argv[1], base_url=sys.argv[2], downloader=Downloader(progress=False, max_workers=8))"
+        ".download(sys.argv[3]); print('done')"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(cache), url, eid],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    local = cache / "cortexlab/Subjects/KS023/2024-03-15/001"
+    assert file_digests(local) == file_digests(source.path)
+    assert _leftovers(cache) == []
