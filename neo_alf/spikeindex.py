@@ -20,6 +20,7 @@ the span is computed exactly and each unit's rows are sorted by time once.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 
@@ -29,7 +30,13 @@ from .errors import AlfFormatError, AlfRelationError
 
 __all__ = ["SpikeIndex"]
 
-_PROBE_POINTS = 4097
+_PROBE_POINTS = 1025
+# Spikes read with positioned reads (os.pread) before falling back to the memory map. Touching a
+# scattered unit through the map makes the kernel map whole neighbourhoods of the file (fault-around):
+# one unit would make all of spikes.times resident. Reads cost ~6 us per spike here, so the budget
+# covers a typical unit, and a reader that goes on to read every unit switches to the faster map.
+_PREAD_BUDGET = 40_000
+_GAP = 64  # rows closer than this are read in one call
 _CHUNK = 1 << 21
 _SORT_CHUNK = 1 << 16  # measured fastest for 20 M spikes / 800 units
 
@@ -39,8 +46,10 @@ class SpikeIndex:
 
     Parameters
     ----------
-    times : numpy.ndarray
-        ``spikes.times`` (a memmap is best), 1-D, seconds.
+    times : numpy.ndarray or callable
+        ``spikes.times`` (1-D, seconds), or a function that opens it as a memmap: then the file is
+        read with positioned reads and mapped only when many units are read (a mapped file's
+        pages count against the process as soon as any part of the file is read).
     clusters : numpy.ndarray, callable or None
         ``spikes.clusters``, or a function that opens it (a memmap): it is then opened only while
         counting and sorting, so its pages do not stay in the process's memory. None makes one
@@ -65,28 +74,35 @@ class SpikeIndex:
 
     def __init__(
         self,
-        times: np.ndarray,
+        times: np.ndarray | Callable[[], np.ndarray],
         clusters: np.ndarray | Callable[[], np.ndarray] | None,
         n_units: int | None = None,
         times_paths: Sequence = (),
         clusters_paths: Sequence = (),
     ):
-        self._times = times
+        opened = times() if callable(times) else times
+        self._file = _whole_file_memmap(opened)
+        # with a file, map it only on first bulk use; an array (or a view) is kept as it is
+        self._open_times = times if callable(times) else None
+        self._mapped: np.ndarray | None = None if self._file is not None and callable(times) else opened
+        self._n = int(opened.shape[0]) if opened.ndim else 0
         self._times_paths = tuple(times_paths)
         self._clusters_paths = tuple(clusters_paths)
-        if times.ndim != 1 or times.dtype.kind not in "iuf":
+        if opened.ndim != 1 or opened.dtype.kind not in "iuf":
             raise AlfFormatError(
-                f"spike times have shape {times.shape} and dtype {times.dtype}",
+                f"spike times have shape {opened.shape} and dtype {opened.dtype}",
                 self._times_paths,
                 rule="spikes.times is a 1-D numeric vector of seconds",
             )
+        del opened  # a memmap is dropped here: nothing of spikes.times stays mapped
         self._lock = threading.Lock()
         self._order: np.ndarray | None = None
+        self._pread_left = _PREAD_BUDGET
         self._clusters = clusters if clusters is None or callable(clusters) else (lambda: clusters)
         self._lookup: np.ndarray | None = None  # cluster id -> unit position, when ids are sparse
         if self._clusters is None:
             self.unit_ids = np.zeros(1, dtype=np.int64)
-            self.counts = np.array([times.shape[0]], dtype=np.int64)
+            self.counts = np.array([self._n], dtype=np.int64)
         else:
             self.unit_ids, self.counts = self._count(self._clusters(), n_units)
         self.offsets = np.zeros(self.counts.size + 1, dtype=np.int64)
@@ -97,9 +113,9 @@ class SpikeIndex:
 
     def _count(self, clusters: np.ndarray, n_units: int | None):
         rule = "spikes.clusters holds 0-based row indices of clusters.*"
-        if clusters.ndim != 1 or clusters.shape[0] != self._times.shape[0]:
+        if clusters.ndim != 1 or clusters.shape[0] != self._n:
             raise AlfRelationError(
-                f"spikes.clusters has shape {clusters.shape}, spikes.times {self._times.shape}",
+                f"spikes.clusters has shape {clusters.shape}, spikes.times ({self._n},)",
                 self._clusters_paths,
                 rule="all attributes of an object have the same number of rows",
             )
@@ -133,23 +149,32 @@ class SpikeIndex:
             self._lookup[ids] = np.arange(ids.size)
         return ids, counts[ids].astype(np.int64)
 
+    @property
+    def _times(self) -> np.ndarray:
+        """spikes.times as an array: the memory map, opened on first bulk use."""
+        if self._mapped is None:
+            with self._lock:
+                if self._mapped is None:
+                    self._mapped = self._open_times()
+        return self._mapped
+
     def _probe_span(self) -> tuple[float | None, float | None, bool]:
-        t = self._times
-        n = t.shape[0]
+        n = self._n
         if n == 0:
             return None, None, True
-        probe = np.asarray(
-            t[np.unique(np.linspace(0, n - 1, _PROBE_POINTS).astype(np.int64))], dtype=np.float64
-        )
-        ends = [np.asarray(t[:1024], dtype=np.float64), np.asarray(t[-1024:], dtype=np.float64)]
+        strided = np.unique(np.linspace(0, n - 1, _PROBE_POINTS).astype(np.int64))
+        probe = self._read_rows(strided).astype(np.float64, copy=False)
+        head, tail = np.arange(min(n, 1024)), np.arange(max(0, n - 1024), n)
+        ends = [self._read_rows(head).astype(np.float64), self._read_rows(tail).astype(np.float64)]
         if all(np.all(np.isfinite(p)) and np.all(np.diff(p) >= 0) for p in (probe, *ends)):
             return float(probe[0]), float(probe[-1]), True
         return self._scan_span()
 
     def _scan_span(self) -> tuple[float, float, bool]:
         lo, hi, ordered, previous = np.inf, -np.inf, True, -np.inf
-        for start in range(0, self._times.shape[0], _CHUNK):
-            chunk = np.asarray(self._times[start : start + _CHUNK], dtype=np.float64)
+        for start in range(0, self._n, _CHUNK):
+            rows = np.arange(start, min(start + _CHUNK, self._n))
+            chunk = self._read_rows(rows).astype(np.float64, copy=False)
             if not np.all(np.isfinite(chunk)):
                 bad = start + int(np.flatnonzero(~np.isfinite(chunk))[0])
                 raise AlfFormatError(
@@ -202,11 +227,56 @@ class SpikeIndex:
                 return slice(i0, i1), np.array(times[i0:i1])
             return rows[i0:i1], times[i0:i1]
         rows = self.rows(unit)
-        times = np.asarray(self._times[rows])
+        times = self._gather(rows)
         self._verify(unit, times)
         i0 = 0 if t_start is None else int(np.searchsorted(times, t_start, side="left"))
         i1 = times.size if t_stop is None else int(np.searchsorted(times, t_stop, side="right"))
         return rows[i0:i1], times[i0:i1]
+
+    def _gather(self, rows: np.ndarray) -> np.ndarray:
+        """``times[rows]``: positioned reads within the budget, the memory map beyond it."""
+        if self._file is not None and rows.size <= self._pread_left:
+            self._pread_left -= rows.size
+            return self._read_rows(rows)
+        return np.asarray(self._times[rows])
+
+    def _read_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Rows of spikes.times read with os.pread (no mapping touched); via indexing without a file."""
+        if self._file is None or rows.size == 0:
+            return np.asarray(self._times[rows])
+        path, offset, dtype = self._file
+        if rows.size and rows[-1] - rows[0] + 1 == rows.size:  # one contiguous range: one read
+            first = int(rows[0])
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                data = os.pread(fd, rows.size * dtype.itemsize, offset + first * dtype.itemsize)
+            finally:
+                os.close(fd)
+            return np.frombuffer(data, dtype=dtype).copy()
+        order = None
+        if rows.size > 1 and np.any(np.diff(rows) < 0):
+            order = np.argsort(rows, kind="stable")
+            rows = rows[order]
+        out = np.empty(rows.size, dtype=dtype)
+        breaks = np.flatnonzero(np.diff(rows) > _GAP)
+        starts = np.concatenate([[0], breaks + 1])
+        stops = np.concatenate([breaks + 1, [rows.size]])
+        item = dtype.itemsize
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+                first, last = int(rows[a]), int(rows[b - 1])
+                block = np.frombuffer(
+                    os.pread(fd, (last - first + 1) * item, offset + first * item), dtype=dtype
+                )
+                out[a:b] = block[rows[a:b] - first]
+        finally:
+            os.close(fd)
+        if order is not None:
+            unsorted = np.empty_like(out)
+            unsorted[order] = out
+            out = unsorted
+        return out
 
     def _verify(self, unit: int, times: np.ndarray) -> None:
         if times.size == 0:
@@ -235,7 +305,7 @@ class SpikeIndex:
         unit's next free slot. Memory: the order itself plus a chunk; ~30% faster than one global
         ``argsort`` and without its int64 copy of every index.
         """
-        n = self._times.shape[0]
+        n = self._n
         index_dtype = np.int32 if n < 2**31 else np.int64
         if self._clusters is None:
             order = np.argsort(np.asarray(self._times), kind="stable").astype(index_dtype)
@@ -262,3 +332,20 @@ class SpikeIndex:
                 seg[:] = seg[np.argsort(times[seg], kind="stable")]
         order.flags.writeable = False
         return order
+
+
+def _whole_file_memmap(array: np.ndarray) -> tuple[str, int, np.dtype] | None:
+    """``(path, data offset, dtype)`` when ``array`` is a 1-D memmap of a whole file's data, else None."""
+    if not isinstance(array, np.memmap) or array.ndim != 1 or not array.flags.c_contiguous:
+        return None
+    path = getattr(array, "filename", None)
+    offset = getattr(array, "offset", None)
+    if not path or offset is None:
+        return None
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return None
+    if offset + array.nbytes != size:  # a view, or not the whole file: do not guess positions
+        return None
+    return path, int(offset), array.dtype.newbyteorder("=") if array.dtype.byteorder == "=" else array.dtype

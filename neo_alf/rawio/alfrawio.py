@@ -290,11 +290,9 @@ class AlfRawIO(BaseRawIO):
         clusters_ds = obj.datasets.get("clusters")
         table = self._table(obj.collection, "clusters") if clusters_ds is not None else None
         n_units = table.check_rows() if table is not None else None
-        index = SpikeIndex(
-            times_ds.load() if times_ds.is_multipart else times_ds.open(),
-            None
-            if clusters_ds is None
-            else (clusters_ds.load() if clusters_ds.is_multipart else clusters_ds.open()),
+        index = SpikeIndex(  # openers: the files are mapped only while, and when, they are needed
+            lambda: _whole_rows(times_ds),
+            None if clusters_ds is None else (lambda: _whole_rows(clusters_ds)),
             n_units=n_units,
             times_paths=times_ds.paths,
             clusters_paths=() if clusters_ds is None else clusters_ds.paths,
