@@ -95,7 +95,8 @@ class SpikeIndex:
                 rule="spikes.times is a 1-D numeric vector of seconds",
             )
         del opened  # a memmap is dropped here: nothing of spikes.times stays mapped
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # building the order
+        self._map_lock = threading.Lock()  # mapping spikes.times (taken inside the order build too)
         self._order: np.ndarray | None = None
         self._pread_left = _PREAD_BUDGET
         self._clusters = clusters if clusters is None or callable(clusters) else (lambda: clusters)
@@ -153,7 +154,7 @@ class SpikeIndex:
     def _times(self) -> np.ndarray:
         """spikes.times as an array: the memory map, opened on first bulk use."""
         if self._mapped is None:
-            with self._lock:
+            with self._map_lock:
                 if self._mapped is None:
                     self._mapped = self._open_times()
         return self._mapped

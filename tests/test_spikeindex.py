@@ -78,3 +78,30 @@ def test_chunked_sort_equals_a_global_stable_argsort():
     index = SpikeIndex(times, lambda: clusters, n_units=700)
     expected = np.argsort(clusters, kind="stable")
     np.testing.assert_array_equal(np.concatenate([index.rows(u) for u in range(700)]), expected)
+
+
+def test_opener_with_unsorted_times_builds_without_deadlock(tmp_path):
+    """The order build maps spikes.times under its own lock: it must not wait for itself."""
+    times, clusters = _spikes(n=20_000, k=5, seed=4)
+    perm = np.random.default_rng(2).permutation(times.size)
+    np.save(tmp_path / "spikes.times.npy", times[perm])
+    np.save(tmp_path / "spikes.clusters.npy", clusters[perm])
+    index = SpikeIndex(
+        lambda: np.load(tmp_path / "spikes.times.npy", mmap_mode="r"),
+        lambda: np.load(tmp_path / "spikes.clusters.npy", mmap_mode="r"),
+    )
+    assert index._mapped is None and not index.sorted  # nothing mapped by construction
+    for u in range(5):
+        np.testing.assert_array_equal(index.window(u)[1], np.sort(times[perm][clusters[perm] == u]))
+
+
+def test_positioned_reads_match_the_memory_map(tmp_path):
+    times, clusters = _spikes(n=50_000, k=4, seed=5)
+    np.save(tmp_path / "t.npy", times)
+    index = SpikeIndex(lambda: np.load(tmp_path / "t.npy", mmap_mode="r"), clusters)
+    assert index._file is not None
+    first = index.window(0)[1]  # within the budget: positioned reads
+    assert index._mapped is None
+    for u in range(4):
+        np.testing.assert_array_equal(index.window(u)[1], times[clusters == u])
+    np.testing.assert_array_equal(first, times[clusters == 0])
