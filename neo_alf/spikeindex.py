@@ -35,7 +35,7 @@ _PROBE_POINTS = 1025
 # scattered unit through the map makes the kernel map whole neighbourhoods of the file (fault-around):
 # one unit would make all of spikes.times resident. Reads cost ~6 us per spike here, so the budget
 # covers a typical unit, and a reader that goes on to read every unit switches to the faster map.
-_PREAD_BUDGET = 40_000
+_PREAD_BUDGET = 25_000
 _GAP = 64  # rows closer than this are read in one call
 _CHUNK = 1 << 21
 _SORT_CHUNK = 1 << 16  # measured fastest for 20 M spikes / 800 units
