@@ -40,6 +40,7 @@ __all__ = [
     "file_shape",
     "read_file",
     "read_metadata",
+    "read_parquet_table",
     "reader_for",
 ]
 
@@ -328,18 +329,31 @@ def _json_shape(path: Path, metadata: Metadata | None = None) -> tuple[int, ...]
 # ----------------------------------------------------------------------------------------------- pqt
 
 
-def _pyarrow_parquet():
+def _pyarrow_parquet(extra: str = "pqt", path=None):
     try:
         import pyarrow.parquet as pq
     except ImportError:
         raise AlfDependencyError(
-            "reading parquet (.pqt) needs pyarrow: pip install 'neo-alf[pqt]'", rule="optional extra `pqt`"
+            f"reading parquet needs pyarrow: pip install 'neo-alf[{extra}]'",
+            path,
+            rule=f"optional extra `{extra}`",
         ) from None
     return pq
 
 
+def read_parquet_table(
+    path: str | os.PathLike, extra: str = "pqt", rule: str = ".pqt files are parquet tables"
+):
+    """A parquet file as a ``pyarrow.Table``; errors name the file, and the extra when pyarrow is missing."""
+    pq = _pyarrow_parquet(extra, path)
+    try:
+        return pq.read_table(path)
+    except Exception as err:
+        raise AlfFormatError(f"not a parquet table ({err})", path, rule=rule) from None
+
+
 def _pqt_shape(path: Path, metadata: Metadata | None = None) -> tuple[int, ...]:
-    pq = _pyarrow_parquet()
+    pq = _pyarrow_parquet("pqt", path)
     try:
         meta = pq.ParquetFile(path).metadata
     except Exception as err:
@@ -350,13 +364,7 @@ def _pqt_shape(path: Path, metadata: Metadata | None = None) -> tuple[int, ...]:
 
 
 def _pqt_load(path: Path, metadata: Metadata | None = None) -> np.ndarray:
-    pq = _pyarrow_parquet()
-    try:
-        table = pq.read_table(path)
-    except Exception as err:
-        raise AlfFormatError(
-            f"not a parquet file ({err})", path, rule=".pqt files are parquet tables"
-        ) from None
+    table = read_parquet_table(path)
     columns = {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
     dtype = []
     for name, values in columns.items():

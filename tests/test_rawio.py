@@ -12,6 +12,7 @@ from neo.test.rawiotest import rawio_compliance
 import neo_alf
 from neo_alf import AlfRawIO
 from neo_alf.errors import AlfDimensionError, AlfFormatError, AlfRelationError
+from neo_alf.testing import TEST_PRESETS
 
 from .conftest import snapshot
 
@@ -25,15 +26,7 @@ COMPLIANCE = [
     "read_events",
     "has_annotations",
 ]
-PRESETS = [
-    "tiny",
-    "one_probe",
-    "two_probes",
-    "no_spikes",
-    "only_spikes",
-    "no_clusters_object",
-    "no_spike_clusters",
-]
+PRESETS = TEST_PRESETS
 
 
 def _reader(path, **kwargs) -> AlfRawIO:

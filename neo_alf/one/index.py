@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import AlfDependencyError, AlfFormatError, AlfNameError
+from ..errors import AlfFormatError, AlfNameError
+from ..readers import read_parquet_table
 from ..spec import parse_rel_path
 
 __all__ = [
@@ -204,20 +205,7 @@ def dataset_id(eid: str, rel_path: str) -> str:
 
 
 def _read_table(path: Path) -> dict[str, list]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise AlfDependencyError(
-            "reading ONE cache tables needs pyarrow: pip install 'neo-alf[one]'",
-            path,
-            rule="optional extra `one`",
-        ) from None
-    try:
-        table = pq.read_table(path)
-    except Exception as err:
-        raise AlfFormatError(
-            f"not a parquet table ({err})", path, rule="ONE cache tables are parquet"
-        ) from None
+    table = read_parquet_table(path, extra="one", rule="ONE cache tables are parquet")
     out = {}
     for name in table.column_names:
         column = table.column(name)
