@@ -45,3 +45,18 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
             st = os.lstat(p)
             out[os.path.relpath(p, folder)] = (st.st_size, st.st_mtime_ns)
     return out
+
+
+@pytest.fixture
+def no_pyarrow(monkeypatch):
+    """Make ``import pyarrow`` fail, as on a machine without the optional extras."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def blocked(name, *args, **kwargs):
+        if name.startswith("pyarrow"):
+            raise ImportError("no pyarrow here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", blocked)

@@ -196,19 +196,9 @@ def test_load_ts_resamples_analytic_signals(tmp_path):
     assert np.max(np.abs(wave2[1:4] - np.sin(2 * np.pi * uneven[1:4]))) < 1e-3
 
 
-def test_tables_without_pyarrow_name_the_extra(tables_cache, monkeypatch):
-    import builtins
-
+def test_tables_without_pyarrow_name_the_extra(tables_cache, no_pyarrow):
     from neo_alf.errors import AlfDependencyError
 
-    real_import = builtins.__import__
-
-    def no_pyarrow(name, *args, **kwargs):
-        if name.startswith("pyarrow"):
-            raise ImportError("no pyarrow here")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_pyarrow)
     with pytest.raises(AlfDependencyError, match=r"neo-alf\[one\]") as err:
         OneAdapter(tables_cache, progress=False)
     assert "sessions.pqt" in str(err.value)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import json
 import pathlib
 
@@ -237,15 +236,7 @@ def test_pqt_with_pyarrow(tmp_path):
     assert readers.file_shape(path) == (2, 2)
 
 
-def test_pqt_without_pyarrow_names_the_extra(tmp_path, monkeypatch):
-    real_import = builtins.__import__
-
-    def no_pyarrow(name, *args, **kwargs):
-        if name.startswith("pyarrow"):
-            raise ImportError("no pyarrow here")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_pyarrow)
+def test_pqt_without_pyarrow_names_the_extra(tmp_path, no_pyarrow):
     path = tmp_path / "clusters.metrics.pqt"
     path.write_bytes(b"PAR1")
     with pytest.raises(AlfDependencyError, match=r"neo-alf\[pqt\]") as err:
