@@ -196,16 +196,8 @@ class Dataset:
 
     def load(self) -> Any:
         """Read the data: a read-only memmap for single ``.npy``/``.bin`` files, parts concatenated."""
-        self._check()
-        if len(self.files) == 1:
-            return readers.read_file(self.files[0].path, self.metadata_for(self.files[0]))
-        self.shape  # noqa: B018 - checks the parts agree before reading any of them
-        arrays = [readers.read_file(f.path, self.metadata_for(f)) for f in self.files]
-        if not all(isinstance(a, np.ndarray) for a in arrays):
-            raise AlfFormatError(
-                "multi-part dataset whose parts are not arrays", self.paths, rule="parts are concatenated"
-            )
-        return np.concatenate(arrays, axis=0)
+        data = self.open()
+        return np.asarray(data) if isinstance(data, ConcatenatedRows) else data
 
 
 class ConcatenatedRows:

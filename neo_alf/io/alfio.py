@@ -203,7 +203,7 @@ class AlfIO(AlfRawIO, BaseFromRaw):
                 seg_index=seg_index,
                 spike_array_annotations=self._with_spike_arrays,
             )
-            seg.spiketrains.append(load(proxy, load_waveforms=load_waveforms) if not lazy else proxy)
+            seg.spiketrains.append(load(proxy, load_waveforms=load_waveforms))
         for index, kind in enumerate(self.header["event_channels"]["type"]):
             cls = AlfEventProxy if kind == b"event" else AlfEpochProxy
             proxy = cls(rawio=self, event_channel_index=index, block_index=block_index, seg_index=seg_index)

@@ -34,7 +34,7 @@ from neo.rawio.baserawio import (
     _spike_channel_dtype,
 )
 
-from ..errors import AlfDimensionError, AlfError, AlfFormatError, AlfRelationError
+from ..errors import AlfDimensionError, AlfFormatError, AlfRelationError
 from ..readers import column_names, column_units
 from ..session import AlfObject, AlfSession, Dataset
 from ..spikeindex import SpikeIndex
@@ -285,7 +285,7 @@ class AlfRawIO(BaseRawIO):
     # ------------------------------------------------------------------------------------ spikes
 
     def _add_spikes(self, obj: AlfObject) -> None:
-        n_rows = obj.check_rows()  # rows that differ within spikes.* -> AlfDimensionError
+        obj.check_rows()  # rows that differ within spikes.* -> AlfDimensionError
         times_ds = obj["times"]
         clusters_ds = obj.datasets.get("clusters")
         table = self._table(obj.collection, "clusters") if clusters_ds is not None else None
@@ -300,7 +300,7 @@ class AlfRawIO(BaseRawIO):
         per_spike = {
             k: d
             for k, d in sorted(obj.row_datasets.items())
-            if k not in ("times", "clusters") and d.shape is not None and len(d.shape) == 1 and n_rows
+            if k not in ("times", "clusters") and d.shape is not None and len(d.shape) == 1
         }
         source = len(self._spike_sources)
         self._spike_sources.append(_SpikeSource(obj.collection, index, per_spike, table))
@@ -502,16 +502,8 @@ class AlfRawIO(BaseRawIO):
 
     def _get_event_timestamps(self, block_index, seg_index, event_channel_index, t_start, t_stop):
         ev = self._events[event_channel_index]
-        times, durations, labels = ev.times, ev.durations, ev.labels
-        if t_start is not None or t_stop is not None:
-            keep = np.ones(times.size, dtype=bool)
-            if t_start is not None:
-                keep &= times >= t_start
-            if t_stop is not None:
-                keep &= times <= t_stop
-            times, labels = times[keep], labels[keep]
-            durations = None if durations is None else durations[keep]
-        return times.copy(), None if durations is None else durations.copy(), labels.copy()
+        keep = self.event_row_mask(event_channel_index, t_start, t_stop)  # fancy indexing copies
+        return ev.times[keep], None if ev.durations is None else ev.durations[keep], ev.labels[keep]
 
     def _rescale_event_timestamp(self, event_timestamps, dtype, event_channel_index=None):
         return event_timestamps.astype(dtype)
@@ -571,12 +563,7 @@ def _whole_rows(d: Dataset) -> Any:
 
 
 def _is_numeric(d: Dataset) -> bool:
-    try:
-        return _dtype_of(d).kind in "iuf"
-    except AlfError:
-        raise
-    except Exception:
-        return False
+    return _dtype_of(d).kind in "iuf"
 
 
 def _dtype_of(d: Dataset) -> np.dtype:
