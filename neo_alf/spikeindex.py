@@ -4,41 +4,42 @@ ALF stores spikes as parallel columns sorted by time (``spikes.times``, ``spikes
 ``spikes.amps``...). Reading unit *k* naively (``times[clusters == k]``) costs a pass over
 every spike for every unit. :class:`SpikeIndex` instead
 
-1. at construction, reads ``spikes.clusters`` once: per-unit counts (``np.bincount``, so
-   ``count`` is O(1)) and the relational rule (indices are rows of ``clusters.*``); it probes
-   ``spikes.times`` cheaply (ends and a strided sample) for its span and order;
-2. on the first request for spikes, builds one stable sort of the spike rows by cluster (kept in
-   memory as int32 offsets, never written to disk), once, under a lock;
-3. serves unit *k* as ``times[order[offsets[k]:offsets[k+1]]]``: O(spikes of that unit), with
-   ``searchsorted`` for time windows (inclusive bounds).
+1. at construction, reads ``spikes.clusters`` once, in chunks: per-unit counts (so ``count`` is
+   O(1)) and the relational rule (indices are rows of ``clusters.*``); it probes ``spikes.times``
+   cheaply (ends and a strided sample) for its span and order;
+2. serves the first request with one streaming pass over the two columns that picks out that unit:
+   a reader that looks at one unit never holds more than that unit and a chunk;
+3. from the second request on (a reader walking the units), builds once, in one streaming pass,
+   a stable counting sort by unit: of the times (``times()``), and of the row numbers (int32) when
+   rows are asked for (``window()``, ``rows()``); both kept in memory, never written to disk. Each
+   unit is then a slice, ``offsets[k]:offsets[k + 1]``: O(spikes of that unit), ``searchsorted`` for
+   time windows (inclusive bounds).
 
-Each unit's times are checked as they are served (finite, non-decreasing, inside the span):
-data that a strided probe called sorted but are not raise :class:`AlfFormatError` rather than
-give a silently wrong span. Spike times that are found unsorted at construction are recovered:
-the span is computed exactly and each unit's rows are sorted by time once.
+The passes read the files in chunks (:mod:`neo_alf.columns`): nothing stays mapped. Their inner loops
+are :mod:`neo_alf.kernels` (compiled with the ``fast`` extra).
+
+Times are checked as they are sorted (finite, non-decreasing, inside the span): data that the
+strided probe called sorted but are not raise :class:`AlfFormatError` for the units they touch,
+rather than give a silently wrong span. Spike times found unsorted at construction are recovered:
+the span is computed exactly and each unit's spikes are sorted by time once.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from . import kernels
+from .columns import Column, zip_chunks
 from .errors import AlfFormatError, AlfRelationError
 
 __all__ = ["SpikeIndex"]
 
 _PROBE_POINTS = 1025
-# Spikes read with positioned reads (os.pread) before falling back to the memory map. Touching a
-# scattered unit through the map makes the kernel map whole neighbourhoods of the file (fault-around):
-# one unit would make all of spikes.times resident. Reads cost ~6 us per spike here, so the budget
-# covers a typical unit, and a reader that goes on to read every unit switches to the faster map.
-_PREAD_BUDGET = 25_000
-_GAP = 64  # rows closer than this are read in one call
-_CHUNK = 1 << 21
-_SORT_CHUNK = 1 << 16  # measured fastest for 20 M spikes / 800 units
+_NATIVE_KEYS = (np.dtype(np.uint32), np.dtype(np.int32), np.dtype(np.int64))
+_EMPTY_ROWS = np.zeros(0, dtype=np.int64)
 
 
 class SpikeIndex:
@@ -47,13 +48,10 @@ class SpikeIndex:
     Parameters
     ----------
     times : numpy.ndarray or callable
-        ``spikes.times`` (1-D, seconds), or a function that opens it as a memmap: then the file is
-        read with positioned reads and mapped only when many units are read (a mapped file's
-        pages count against the process as soon as any part of the file is read).
+        ``spikes.times`` (1-D, seconds), or a function that opens it (a memmap): a whole file is
+        then read in chunks and at positions, never kept mapped.
     clusters : numpy.ndarray, callable or None
-        ``spikes.clusters``, or a function that opens it (a memmap): it is then opened only while
-        counting and sorting, so its pages do not stay in the process's memory. None makes one
-        unit of all spikes.
+        ``spikes.clusters``, likewise. None makes one unit of all spikes.
     n_units : int, optional
         Rows of ``clusters.*``: units are then ``0 .. n_units - 1`` (empty ones included) and an
         index outside is an error. Without it, units are the distinct ids present.
@@ -66,10 +64,12 @@ class SpikeIndex:
         Cluster id of each unit (int64).
     counts : numpy.ndarray
         Spike count of each unit (int64).
+    offsets : numpy.ndarray
+        ``counts`` accumulated: unit *k* is ``offsets[k]:offsets[k + 1]`` of the sorted spikes.
     t_first, t_last : float or None
         Earliest and latest spike time (None without spikes).
     sorted : bool
-        Whether ``spikes.times`` is non-decreasing (as probed, checked per unit when served).
+        Whether ``spikes.times`` is non-decreasing (as probed; checked in full when sorted by unit).
     """
 
     def __init__(
@@ -80,41 +80,39 @@ class SpikeIndex:
         times_paths: Sequence = (),
         clusters_paths: Sequence = (),
     ):
-        opened = times() if callable(times) else times
-        self._file = _whole_file_memmap(opened)
-        # with a file, map it only on first bulk use; an array (or a view) is kept as it is
-        self._open_times = times if callable(times) else None
-        self._mapped: np.ndarray | None = None if self._file is not None and callable(times) else opened
-        self._n = int(opened.shape[0]) if opened.ndim else 0
         self._times_paths = tuple(times_paths)
         self._clusters_paths = tuple(clusters_paths)
-        if opened.ndim != 1 or opened.dtype.kind not in "iuf":
+        self._times = Column(times)
+        if self._times.ndim != 1 or self._times.dtype.kind not in "iuf":
             raise AlfFormatError(
-                f"spike times have shape {opened.shape} and dtype {opened.dtype}",
+                f"spike times have shape {self._times.shape} and dtype {self._times.dtype}",
                 self._times_paths,
                 rule="spikes.times is a 1-D numeric vector of seconds",
             )
-        del opened  # a memmap is dropped here: nothing of spikes.times stays mapped
-        self._lock = threading.Lock()  # building the order
-        self._map_lock = threading.Lock()  # mapping spikes.times (taken inside the order build too)
-        self._order: np.ndarray | None = None
-        self._pread_left = _PREAD_BUDGET
-        self._clusters = clusters if clusters is None or callable(clusters) else (lambda: clusters)
+        self._n = self._times.size
+        self._kernels = kernels.for_rows(self._n)
+        self._lock = threading.Lock()  # the one-time builds, and the count of requests
+        self._requests = 0
+        self._order: np.ndarray | None = None  # rows sorted by unit (then time)
+        self._sorted_times: np.ndarray | None = None  # times sorted by unit (then time)
+        self._bad_units: np.ndarray | None = None  # units whose times broke the order rule
         self._lookup: np.ndarray | None = None  # cluster id -> unit position, when ids are sparse
+        self._clusters = None if clusters is None else Column(clusters)
         if self._clusters is None:
             self.unit_ids = np.zeros(1, dtype=np.int64)
             self.counts = np.array([self._n], dtype=np.int64)
         else:
-            self.unit_ids, self.counts = self._count(self._clusters(), n_units)
+            self.unit_ids, self.counts = self._count(n_units)
         self.offsets = np.zeros(self.counts.size + 1, dtype=np.int64)
         np.cumsum(self.counts, out=self.offsets[1:])
         self.t_first, self.t_last, self.sorted = self._probe_span()
 
     # ------------------------------------------------------------------------------ construction
 
-    def _count(self, clusters: np.ndarray, n_units: int | None):
+    def _count(self, n_units: int | None) -> tuple[np.ndarray, np.ndarray]:
         rule = "spikes.clusters holds 0-based row indices of clusters.*"
-        if clusters.ndim != 1 or clusters.shape[0] != self._n:
+        clusters = self._clusters
+        if clusters.ndim != 1 or clusters.size != self._n:
             raise AlfRelationError(
                 f"spikes.clusters has shape {clusters.shape}, spikes.times ({self._n},)",
                 self._clusters_paths,
@@ -124,67 +122,59 @@ class SpikeIndex:
             raise AlfRelationError(
                 f"cluster indices are {clusters.dtype}, not integers", self._clusters_paths, rule=rule
             )
-        if clusters.size and clusters.dtype.kind == "i" and int(clusters.min()) < 0:
-            raise AlfRelationError(
-                f"negative cluster index {int(clusters.min())}", self._clusters_paths, rule=rule
-            )
-        counts = np.zeros(0, dtype=np.int64)
-        for start in range(0, clusters.shape[0], _CHUNK):  # chunks: a quarter of the time of one bincount
-            part = np.bincount(clusters[start : start + _CHUNK])
-            if part.size > counts.size:
-                part[: counts.size] += counts
-                counts = part
-            else:
-                counts[: part.size] += part
-        max_id = counts.size - 1
+        counts = np.zeros(n_units or 0, dtype=np.int64)
+        for first, (chunk,) in zip_chunks(clusters):
+            keys, done = _as_keys(chunk), 0
+            while done < keys.size:
+                bad = self._kernels.count_into(keys[done:], counts)
+                if bad < 0:
+                    break
+                done += bad
+                value = int(keys[done])
+                if value < 0 or n_units is not None:
+                    problem = (
+                        f"negative cluster index {value}"
+                        if value < 0
+                        else f"cluster index {value} but clusters.* has {n_units} rows"
+                    )
+                    raise AlfRelationError(f"row {first + done}: {problem}", self._clusters_paths, rule=rule)
+                grown = np.zeros(int(keys[done:].max()) + 1, dtype=np.int64)  # ids beyond: grow
+                grown[: counts.size] = counts
+                counts = grown
         if n_units is not None:
-            if counts.size > n_units:
-                message = f"cluster index {max_id} but clusters.* has {n_units} rows"
-                raise AlfRelationError(message, self._clusters_paths, rule=rule)
-            full = np.zeros(n_units, dtype=np.int64)
-            full[: counts.size] = counts
-            return np.arange(n_units, dtype=np.int64), full
+            return np.arange(n_units, dtype=np.int64), counts
         ids = np.flatnonzero(counts).astype(np.int64)
         if ids.size and ids[-1] >= ids.size:  # sparse ids: sort on unit positions, not on raw ids
             self._lookup = np.full(counts.size, -1, dtype=np.int64)
             self._lookup[ids] = np.arange(ids.size)
-        return ids, counts[ids].astype(np.int64)
-
-    @property
-    def _times(self) -> np.ndarray:
-        """spikes.times as an array: the memory map, opened on first bulk use."""
-        if self._mapped is None:
-            with self._map_lock:
-                if self._mapped is None:
-                    self._mapped = self._open_times()
-        return self._mapped
+        return ids, counts[ids]
 
     def _probe_span(self) -> tuple[float | None, float | None, bool]:
         n = self._n
         if n == 0:
             return None, None, True
-        strided = np.unique(np.linspace(0, n - 1, _PROBE_POINTS).astype(np.int64))
-        probe = self._read_rows(strided).astype(np.float64, copy=False)
+        strided = np.linspace(0, n - 1, _PROBE_POINTS).astype(np.int64)
+        strided = strided[np.concatenate([[True], strided[1:] > strided[:-1]])]
+        probe = self._times.take(strided).astype(np.float64, copy=False)
         head, tail = np.arange(min(n, 1024)), np.arange(max(0, n - 1024), n)
-        ends = [self._read_rows(head).astype(np.float64), self._read_rows(tail).astype(np.float64)]
-        if all(np.all(np.isfinite(p)) and np.all(np.diff(p) >= 0) for p in (probe, *ends)):
+        ends = [self._times.take(head).astype(np.float64), self._times.take(tail).astype(np.float64)]
+        if all(np.all(np.isfinite(p)) and np.all(p[1:] >= p[:-1]) for p in (probe, *ends)):
             return float(probe[0]), float(probe[-1]), True
         return self._scan_span()
 
     def _scan_span(self) -> tuple[float, float, bool]:
         lo, hi, ordered, previous = np.inf, -np.inf, True, -np.inf
-        for start in range(0, self._n, _CHUNK):
-            rows = np.arange(start, min(start + _CHUNK, self._n))
-            chunk = self._read_rows(rows).astype(np.float64, copy=False)
+        for start, (chunk,) in zip_chunks(self._times):
+            chunk = chunk.astype(np.float64, copy=False)
             if not np.all(np.isfinite(chunk)):
-                bad = start + int(np.flatnonzero(~np.isfinite(chunk))[0])
+                bad = int(np.flatnonzero(~np.isfinite(chunk))[0])
                 raise AlfFormatError(
-                    f"spike {bad} has time {chunk[bad - start]}",
+                    f"spike {start + bad} has time {chunk[bad]}",
                     self._times_paths,
                     rule="spike times are finite",
                 )
             lo, hi = min(lo, float(chunk.min())), max(hi, float(chunk.max()))
-            ordered = ordered and chunk[0] >= previous and bool(np.all(np.diff(chunk) >= 0))
+            ordered = ordered and chunk[0] >= previous and bool(np.all(chunk[1:] >= chunk[:-1]))
             previous = chunk[-1]
         return lo, hi, ordered
 
@@ -198,12 +188,19 @@ class SpikeIndex:
         """Spikes of unit ``unit`` (its position in :attr:`unit_ids`), O(1)."""
         return int(self.counts[unit])
 
+    def times(self, unit: int, t_start: float | None = None, t_stop: float | None = None) -> np.ndarray:
+        """A unit's spike times with ``t_start <= time <= t_stop``: sorted, stored dtype, a fresh array."""
+        if self._clusters is None:
+            return self.window(unit, t_start, t_stop)[1]
+        times = self._unit(unit, rows=False)[1]
+        i0, i1 = _bounds(times, t_start, t_stop)
+        return np.array(times[i0:i1])
+
     def rows(self, unit: int) -> np.ndarray:
         """Row indices (into ``spikes.*``) of a unit's spikes, in time order."""
         if self._clusters is None:
-            return np.arange(self.counts[0], dtype=np.int64)
-        order = self._ensure_order()
-        return order[self.offsets[unit] : self.offsets[unit + 1]]
+            return self.window(unit)[0] if not self.sorted else np.arange(self._n, dtype=np.int64)
+        return self._unit(unit, rows=True, times=False)[0]
 
     def window(self, unit: int, t_start: float | None = None, t_stop: float | None = None):
         """A unit's ``(rows, times)`` with ``t_start <= time <= t_stop`` (either bound may be None).
@@ -211,142 +208,160 @@ class SpikeIndex:
         Returns
         -------
         rows : numpy.ndarray or slice
-            Rows into ``spikes.*`` (a slice when the collection has a single unit).
+            Rows into ``spikes.*`` (a slice when the collection is one sorted unit).
         times : numpy.ndarray
-            Spike times in the stored dtype, sorted.
+            Spike times in the stored dtype, sorted (a fresh array).
         """
         if self._clusters is None:
-            # one unit of every spike: searchsorted straight on the (memory-mapped) times
-            if not self.sorted:
-                rows = self._ensure_order()
-                times = np.asarray(self._times)[rows]
-            else:
-                rows, times = None, self._times
-            i0 = 0 if t_start is None else int(np.searchsorted(times, t_start, side="left"))
-            i1 = times.shape[0] if t_stop is None else int(np.searchsorted(times, t_stop, side="right"))
-            if rows is None:
-                return slice(i0, i1), np.array(times[i0:i1])
+            return self._only_unit(t_start, t_stop)
+        rows, times = self._unit(unit, rows=True)
+        i0, i1 = _bounds(times, t_start, t_stop)
+        return rows[i0:i1], np.array(times[i0:i1])
+
+    # ----------------------------------------------------------------------------- how it serves
+
+    def _only_unit(self, t_start, t_stop):
+        """Every spike is one unit: searchsorted straight on spikes.times (sorted by time)."""
+        if not self.sorted:
+            rows = self._ensure(rows=True, times=False)[0]
+            times = self._times.take(rows)
+            i0, i1 = _bounds(times, t_start, t_stop)
             return rows[i0:i1], times[i0:i1]
-        rows = self.rows(unit)
-        times = self._gather(rows)
-        self._verify(unit, times)
-        i0 = 0 if t_start is None else int(np.searchsorted(times, t_start, side="left"))
-        i1 = times.size if t_stop is None else int(np.searchsorted(times, t_stop, side="right"))
-        return rows[i0:i1], times[i0:i1]
+        times = self._times.open()
+        i0, i1 = _bounds(times, t_start, t_stop)
+        return slice(i0, i1), np.array(times[i0:i1])
 
-    def _gather(self, rows: np.ndarray) -> np.ndarray:
-        """``times[rows]``: positioned reads within the budget, the memory map beyond it."""
-        if self._file is not None and rows.size <= self._pread_left:
-            self._pread_left -= rows.size
-            return self._read_rows(rows)
-        return np.asarray(self._times[rows])
+    def _unit(self, unit: int, rows: bool, times: bool = True):
+        """``(rows or None, times or None)`` of a whole unit, sorted by time; views of the index
+        when it exists, else (first request) a streaming pass that picks the unit out."""
+        with self._lock:
+            self._requests += 1
+            first = self._requests == 1
+        built = (not rows or self._order is not None) and (not times or self._sorted_times is not None)
+        if first and not built:
+            out_rows, out_times = self._select(unit, rows, times)
+        else:
+            order, sorted_times = self._ensure(rows, times)
+            a, b = int(self.offsets[unit]), int(self.offsets[unit + 1])
+            out_rows = order[a:b] if rows else None
+            out_times = sorted_times[a:b] if times else None
+            if self._bad_units is not None and self._bad_units[unit]:
+                self._refuse(unit)
+        return out_rows, out_times
 
-    def _read_rows(self, rows: np.ndarray) -> np.ndarray:
-        """Rows of spikes.times read with os.pread (no mapping touched); via indexing without a file."""
-        if self._file is None or rows.size == 0:
-            return np.asarray(self._times[rows])
-        path, offset, dtype = self._file
-        if rows.size and rows[-1] - rows[0] + 1 == rows.size:  # one contiguous range: one read
-            first = int(rows[0])
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                data = os.pread(fd, rows.size * dtype.itemsize, offset + first * dtype.itemsize)
-            finally:
-                os.close(fd)
-            return np.frombuffer(data, dtype=dtype).copy()
-        order = None
-        if rows.size > 1 and np.any(np.diff(rows) < 0):
-            order = np.argsort(rows, kind="stable")
-            rows = rows[order]
-        out = np.empty(rows.size, dtype=dtype)
-        breaks = np.flatnonzero(np.diff(rows) > _GAP)
-        starts = np.concatenate([[0], breaks + 1])
-        stops = np.concatenate([breaks + 1, [rows.size]])
-        item = dtype.itemsize
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
-                first, last = int(rows[a]), int(rows[b - 1])
-                block = np.frombuffer(
-                    os.pread(fd, (last - first + 1) * item, offset + first * item), dtype=dtype
-                )
-                out[a:b] = block[rows[a:b] - first]
-        finally:
-            os.close(fd)
-        if order is not None:
-            unsorted = np.empty_like(out)
-            unsorted[order] = out
-            out = unsorted
+    def _select(self, unit: int, rows: bool, times: bool):
+        """One unit, by one pass over the columns in chunks (no index built)."""
+        n = self.count(unit)
+        want_times = times or not self.sorted  # recovery sorts by time
+        out_rows = np.empty(n, dtype=np.int64) if rows else _EMPTY_ROWS
+        out_times = np.empty(n, dtype=self._times.dtype) if want_times else self._empty_times()
+        read = (self._clusters, self._times) if want_times else (self._clusters,)
+        filled = 0
+        for first, chunks in zip_chunks(*read):
+            values = chunks[1] if want_times else out_times
+            # keys are unit positions (raw ids when dense, looked up when sparse): pick ``unit``
+            keys = self._keys(chunks[0])
+            filled = self._kernels.select(keys, values, unit, first, out_rows, out_times, filled)
+        if not self.sorted:
+            perm = np.argsort(out_times, kind="stable")
+            out_rows, out_times = (out_rows[perm] if rows else None), out_times[perm]
+        elif want_times:
+            self._verify(unit, out_times)
+        return (out_rows if rows else None), (out_times if times else None)
+
+    def _ensure(self, rows: bool, times: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The index (built once, under the lock): rows and/or times sorted by unit."""
+        need_rows = rows and self._order is None
+        need_times = times and self._sorted_times is None
+        if need_rows or need_times:
+            with self._lock:
+                if not self.sorted:  # recovery sorts rows and times together
+                    if self._order is None:
+                        self._build_both_recovering()
+                else:
+                    if times and self._sorted_times is None:
+                        self._sorted_times = self._build_times()
+                    if rows and self._order is None:
+                        self._order = self._build_rows()
+        return self._order, self._sorted_times
+
+    def _build_times(self) -> np.ndarray:
+        """Times sorted by unit, stably (so by time within a unit), checking order as they pass."""
+        out = np.empty(self._n, dtype=self._times.dtype)
+        fill = self.offsets[:-1].copy()
+        previous, disordered = -np.inf, False
+        for _, (clusters, times) in zip_chunks(self._clusters, self._times):
+            if self._kernels.scatter_values(self._keys(clusters), times, fill, out, previous) >= 0:
+                disordered = True
+            previous = times[-1]
+        if disordered:
+            self._bad_units = self._check_units(out)
+        out.flags.writeable = False
         return out
+
+    def _build_rows(self) -> np.ndarray:
+        order = np.empty(self._n, dtype=np.int32 if self._n < 2**31 else np.int64)
+        fill = self.offsets[:-1].copy()
+        for first, (clusters,) in zip_chunks(self._clusters):
+            self._kernels.scatter_rows(self._keys(clusters), first, fill, order)
+        order.flags.writeable = False
+        return order
+
+    def _build_both_recovering(self) -> None:
+        """Unsorted spike times: sort by unit, then each unit's spikes by time."""
+        order = np.array(self._build_rows())
+        times = self._times.take(order) if self._n else np.zeros(0, dtype=self._times.dtype)
+        for u in range(self.n_units):
+            a, b = int(self.offsets[u]), int(self.offsets[u + 1])
+            perm = np.argsort(times[a:b], kind="stable")
+            order[a:b], times[a:b] = order[a:b][perm], times[a:b][perm]
+        order.flags.writeable = times.flags.writeable = False
+        self._order, self._sorted_times = order, times
+
+    def _check_units(self, sorted_times: np.ndarray) -> np.ndarray:
+        """Units whose times decrease, are NaN, or leave the probed span (vectorised, once)."""
+        bad = np.zeros(self.n_units, dtype=bool)
+        falls = np.flatnonzero(~(sorted_times[1:] >= sorted_times[:-1])) + 1
+        unit_of = np.searchsorted(self.offsets, falls, side="right") - 1
+        inside = falls > self.offsets[unit_of]  # not a comparison across two units
+        bad[unit_of[inside]] = True
+        filled = self.counts > 0
+        firsts = sorted_times[self.offsets[:-1][filled]]
+        lasts = sorted_times[self.offsets[1:][filled] - 1]
+        bad[filled] |= ~(firsts >= self.t_first) | ~(lasts <= self.t_last)
+        return bad
+
+    def _keys(self, clusters: np.ndarray) -> np.ndarray:
+        """Unit positions of a chunk of cluster ids, in a dtype the kernels are built for."""
+        if self._lookup is not None:
+            return self._lookup[clusters]
+        return clusters if clusters.dtype in _NATIVE_KEYS else clusters.astype(np.int64)
+
+    def _empty_times(self) -> np.ndarray:
+        return np.zeros(0, dtype=self._times.dtype)
 
     def _verify(self, unit: int, times: np.ndarray) -> None:
         if times.size == 0:
             return
         ordered = times.size < 2 or bool(np.all(times[1:] >= times[:-1]))
         if not ordered or not (self.t_first <= times[0] and times[-1] <= self.t_last):
-            raise AlfFormatError(
-                f"spike times of cluster {int(self.unit_ids[unit])} are not sorted or leave the span "
-                f"[{self.t_first}, {self.t_last}] taken from a sample of spikes.times; the file is not "
-                "sorted by time",
-                self._times_paths,
-                rule="spikes.times is non-decreasing",
-            )
+            self._refuse(unit)
 
-    def _ensure_order(self) -> np.ndarray:
-        if self._order is None:
-            with self._lock:
-                if self._order is None:
-                    self._order = self._build_order()
-        return self._order
-
-    def _build_order(self) -> np.ndarray:
-        """Stable counting sort of spike rows by unit, in chunks, straight into int32 offsets.
-
-        Per chunk: a radix argsort of the (<= 16-bit) unit keys, then each row is written at its
-        unit's next free slot. Memory: the order itself plus a chunk; ~30% faster than one global
-        ``argsort`` and without its int64 copy of every index.
-        """
-        n = self._n
-        index_dtype = np.int32 if n < 2**31 else np.int64
-        if self._clusters is None:
-            order = np.argsort(np.asarray(self._times), kind="stable").astype(index_dtype)
-            order.flags.writeable = False
-            return order
-        order = np.empty(n, dtype=index_dtype)
-        key_dtype = np.uint8 if self.n_units <= 2**8 else np.uint16 if self.n_units <= 2**16 else np.int64
-        fill = self.offsets[:-1].copy()
-        clusters = self._clusters()
-        for start in range(0, n, _SORT_CHUNK):
-            raw = np.asarray(clusters[start : start + _SORT_CHUNK])
-            key = (raw if self._lookup is None else self._lookup[raw]).astype(key_dtype)
-            local = np.argsort(key, kind="stable")
-            per_unit = np.bincount(key, minlength=self.n_units)
-            first_in_chunk = np.cumsum(per_unit) - per_unit
-            dest = (fill - first_in_chunk)[key[local]] + np.arange(key.size)
-            order[dest] = local + start
-            fill += per_unit
-        del clusters
-        if not self.sorted:  # recovery: sort each unit's rows by time, once
-            times = np.asarray(self._times)
-            for u in range(self.n_units):
-                seg = order[self.offsets[u] : self.offsets[u + 1]]
-                seg[:] = seg[np.argsort(times[seg], kind="stable")]
-        order.flags.writeable = False
-        return order
+    def _refuse(self, unit: int):
+        raise AlfFormatError(
+            f"spike times of cluster {int(self.unit_ids[unit])} are not sorted or leave the span "
+            f"[{self.t_first}, {self.t_last}] taken from a sample of spikes.times; the file is not "
+            "sorted by time",
+            self._times_paths,
+            rule="spikes.times is non-decreasing",
+        )
 
 
-def _whole_file_memmap(array: np.ndarray) -> tuple[str, int, np.dtype] | None:
-    """``(path, data offset, dtype)`` when ``array`` is a 1-D memmap of a whole file's data, else None."""
-    if not isinstance(array, np.memmap) or array.ndim != 1 or not array.flags.c_contiguous:
-        return None
-    path = getattr(array, "filename", None)
-    offset = getattr(array, "offset", None)
-    if not path or offset is None:
-        return None
-    try:
-        size = os.path.getsize(path)
-    except OSError:
-        return None
-    if offset + array.nbytes != size:  # a view, or not the whole file: do not guess positions
-        return None
-    return path, int(offset), array.dtype.newbyteorder("=") if array.dtype.byteorder == "=" else array.dtype
+def _as_keys(chunk: np.ndarray) -> np.ndarray:
+    return chunk if chunk.dtype in _NATIVE_KEYS else chunk.astype(np.int64)
+
+
+def _bounds(times: np.ndarray, t_start: float | None, t_stop: float | None) -> tuple[int, int]:
+    i0 = 0 if t_start is None else int(np.searchsorted(times, t_start, side="left"))
+    i1 = times.shape[0] if t_stop is None else int(np.searchsorted(times, t_stop, side="right"))
+    return i0, i1

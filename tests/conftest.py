@@ -60,3 +60,24 @@ def no_pyarrow(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", blocked)
+
+
+@pytest.fixture(params=["numpy", "numba"])
+def kernels_backend(request, monkeypatch):
+    """Run a test with each implementation of :mod:`neo_alf.kernels`, whatever the data size."""
+    from neo_alf import kernels
+
+    chosen = kernels.NUMPY if request.param == "numpy" else kernels.compiled()
+    if chosen is None:
+        pytest.skip("Numba is not installed (pip install neo-alf[fast])")
+    monkeypatch.setattr(kernels, "for_rows", lambda n_rows: chosen)
+    return chosen
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Columns read 1,000 rows at a time: every pass crosses many chunk edges."""
+    from neo_alf import columns
+
+    monkeypatch.setattr(columns, "CHUNK_ROWS", 1000)
+    return 1000

@@ -1,11 +1,13 @@
-"""Per-unit spike access: counts, windows, and what happens when spike times are not sorted."""
+"""Per-unit spike access: counts, the first request, the index, windows, and unsorted spike times."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from neo_alf.errors import AlfFormatError
+from neo_alf.errors import AlfFormatError, AlfRelationError
 from neo_alf.spikeindex import SpikeIndex
 
 
@@ -14,35 +16,143 @@ def _spikes(n=5000, k=7, seed=0):
     return np.sort(rng.uniform(0, 100, n)), rng.integers(0, k, n).astype(np.uint32)
 
 
+def _files(folder: Path, times, clusters):
+    np.save(folder / "spikes.times.npy", times)
+    np.save(folder / "spikes.clusters.npy", clusters)
+    return (
+        lambda: np.load(folder / "spikes.times.npy", mmap_mode="r"),
+        lambda: np.load(folder / "spikes.clusters.npy", mmap_mode="r"),
+    )
+
+
+def _mapped(path: Path) -> bool:
+    return str(path) in Path("/proc/self/maps").read_text()
+
+
+@pytest.mark.usefixtures("kernels_backend")
 def test_counts_and_per_unit_times_match_masks():
     times, clusters = _spikes()
     index = SpikeIndex(times, clusters, n_units=9)
     assert index.n_units == 9 and index.count(8) == 0
+    assert index.counts.tolist() == np.bincount(clusters, minlength=9).tolist()
     for u in range(9):
         rows, t = index.window(u)
         np.testing.assert_array_equal(t, times[clusters == u])
         np.testing.assert_array_equal(rows, np.flatnonzero(clusters == u))
+        np.testing.assert_array_equal(index.times(u), times[clusters == u])
+        np.testing.assert_array_equal(index.rows(u), np.flatnonzero(clusters == u))
     assert (index.t_first, index.t_last) == (times[0], times[-1])
 
 
-def test_order_is_built_once_and_lazily():
+@pytest.mark.usefixtures("kernels_backend")
+def test_first_request_builds_nothing_the_second_builds_the_index_once():
     times, clusters = _spikes()
     index = SpikeIndex(times, clusters)
-    assert index._order is None  # construction does not sort
-    index.window(0)
+    np.testing.assert_array_equal(index.times(2), times[clusters == 2])  # a streaming pass
+    assert index._sorted_times is None and index._order is None
+    np.testing.assert_array_equal(index.times(5), times[clusters == 5])
+    built = index._sorted_times
+    assert built is not None and index._order is None  # times only: rows were not asked for
+    index.times(0)
+    assert index._sorted_times is built and not built.flags.writeable
+    index.rows(1)
     order = index._order
-    index.window(3)
-    assert index._order is order and not order.flags.writeable
+    assert order is not None and order.dtype == np.int32 and not order.flags.writeable
+    np.testing.assert_array_equal(order, np.argsort(clusters, kind="stable"))
 
 
+@pytest.mark.usefixtures("kernels_backend")
+def test_returned_times_are_fresh_writable_arrays():
+    times, clusters = _spikes()
+    index = SpikeIndex(times, clusters)
+    for _ in range(3):
+        t = index.times(1)
+        t[:] = -1  # must not reach the index
+    np.testing.assert_array_equal(index.times(1), times[clusters == 1])
+
+
+@pytest.mark.usefixtures("kernels_backend")
+@pytest.mark.parametrize("first", ["times", "window"])
+def test_windows_have_inclusive_bounds(first):
+    times = np.array([0.0, 1.0, 1.0, 2.0, 3.0, 4.0])
+    clusters = np.array([0, 1, 1, 1, 0, 1], dtype=np.uint32)
+    index = SpikeIndex(times, clusters)
+    for _ in range(2):  # first request (streaming), then the index
+        got = index.times(1, 1.0, 2.0) if first == "times" else index.window(1, 1.0, 2.0)[1]
+        assert got.tolist() == [1.0, 1.0, 2.0]
+        rows, t = index.window(1, 1.0, 2.0)
+        assert rows.tolist() == [1, 2, 3] and t.tolist() == [1.0, 1.0, 2.0]
+        assert index.times(1, 4.5, None).size == 0 and index.times(0, None, 0.0).tolist() == [0.0]
+
+
+@pytest.mark.usefixtures("kernels_backend", "small_chunks")
+def test_files_are_read_in_chunks_and_never_kept_mapped(tmp_path):
+    times, clusters = _spikes(n=25_000, k=40, seed=5)
+    index = SpikeIndex(*_files(tmp_path, times, clusters), n_units=40)
+    assert index._times.file is not None and index._clusters.file is not None
+    for u in range(40):
+        np.testing.assert_array_equal(index.times(u), times[clusters == u])
+        np.testing.assert_array_equal(index.window(u)[0], np.flatnonzero(clusters == u))
+    assert not _mapped(tmp_path / "spikes.times.npy")
+    assert not _mapped(tmp_path / "spikes.clusters.npy")
+
+
+def test_chunked_build_equals_a_global_stable_sort(kernels_backend, small_chunks, tmp_path):
+    times, clusters = _spikes(n=300_000, k=700, seed=3)
+    index = SpikeIndex(*_files(tmp_path, times, clusters), n_units=700)
+    order = np.argsort(clusters, kind="stable")
+    index.times(0)  # the first request: a streaming pass
+    index.times(1)
+    index.rows(0)
+    np.testing.assert_array_equal(index._order, order)
+    np.testing.assert_array_equal(index._sorted_times, times[order])
+
+
+@pytest.mark.usefixtures("kernels_backend")
+def test_sparse_cluster_ids_without_a_clusters_table():
+    times = np.arange(6.0)
+    clusters = np.array([70_000, 3, 70_000, 900, 3, 3], dtype=np.uint32)
+    index = SpikeIndex(times, clusters)
+    assert index.unit_ids.tolist() == [3, 900, 70_000] and index.counts.tolist() == [3, 1, 2]
+    for _ in range(2):
+        assert index.times(0).tolist() == [1.0, 4.0, 5.0]
+        assert index.window(2)[1].tolist() == [0.0, 2.0] and index.rows(1).tolist() == [3]
+
+
+@pytest.mark.usefixtures("kernels_backend")
+@pytest.mark.parametrize(
+    ("bad", "n_units", "match"),
+    [(-1, None, "row 3: negative cluster index -1"), (9, 9, "row 3: cluster index 9 but clusters.* has 9")],
+)
+def test_cluster_indices_outside_the_table_name_the_row(bad, n_units, match):
+    times, clusters = np.arange(6.0), np.array([0, 1, 2, bad, 1, 0], dtype=np.int64)
+    with pytest.raises(AlfRelationError, match=match):
+        SpikeIndex(times, clusters, n_units=n_units, clusters_paths=["spikes.clusters.npy"])
+
+
+@pytest.mark.usefixtures("kernels_backend")
+def test_cluster_ids_of_other_dtypes():
+    times = np.arange(8.0)
+    for dtype in (np.uint8, np.int16, np.uint64, np.dtype(">i4")):
+        clusters = np.array([1, 0, 1, 2, 2, 1, 0, 0], dtype=dtype)
+        index = SpikeIndex(times, clusters, n_units=3)
+        for _ in range(2):
+            assert index.times(0).tolist() == [1.0, 6.0, 7.0] and index.rows(2).tolist() == [3, 4]
+
+
+@pytest.mark.usefixtures("kernels_backend")
 def test_unsorted_times_are_recovered_per_unit():
     times, clusters = _spikes()
     perm = np.random.default_rng(1).permutation(times.size)
     index = SpikeIndex(times[perm], clusters[perm])
     assert not index.sorted
     assert (index.t_first, index.t_last) == (times.min(), times.max())
-    for u in range(7):
-        np.testing.assert_array_equal(index.window(u)[1], np.sort(times[perm][clusters[perm] == u]))
+    for u in range(7):  # the first through a streaming pass, the others through the index
+        expected = np.sort(times[perm][clusters[perm] == u])
+        np.testing.assert_array_equal(index.times(u), expected)
+        rows, t = index.window(u)
+        np.testing.assert_array_equal(t, expected)
+        np.testing.assert_array_equal(times[perm][rows], expected)
 
 
 def test_nan_spike_time_is_an_error():
@@ -53,55 +163,41 @@ def test_nan_spike_time_is_an_error():
         SpikeIndex(times, clusters, times_paths=["spikes.times.npy"])
 
 
-def test_disorder_the_probe_missed_is_caught_when_served():
+@pytest.mark.usefixtures("kernels_backend")
+@pytest.mark.parametrize("fault", ["swap", "nan"])
+@pytest.mark.parametrize("path", ["first request", "index"])
+def test_disorder_the_probe_missed_is_caught_for_the_units_it_touches(fault, path):
     times, clusters = _spikes(n=100_000, k=3)
     times = times.copy()
-    times[50_001], times[50_002] = times[50_002], times[50_001]  # between two probe points
-    clusters[50_001] = clusters[50_002] = 0
+    clusters[50_001] = clusters[50_002] = 0  # between two probe points
+    if fault == "swap":
+        times[50_001], times[50_002] = times[50_002], times[50_001]
+    else:
+        times[50_001] = np.nan
     index = SpikeIndex(times, clusters, times_paths=["spikes.times.npy"])
     assert index.sorted
-    with pytest.raises(AlfFormatError, match="not sorted"):
-        index.window(0)
+    if path == "index":
+        index.times(1)  # the first request, on a clean unit: served
+    with pytest.raises(AlfFormatError, match="cluster 0 are not sorted") as err:
+        index.times(0)
+    assert "spikes.times.npy" in str(err.value)
+    np.testing.assert_array_equal(index.times(2), times[clusters == 2])  # other units still served
 
 
-def test_sparse_cluster_ids_without_a_clusters_table():
-    times = np.arange(6.0)
-    clusters = np.array([70_000, 3, 70_000, 900, 3, 3], dtype=np.uint32)
-    index = SpikeIndex(times, clusters)
-    assert index.unit_ids.tolist() == [3, 900, 70_000] and index.counts.tolist() == [3, 1, 2]
-    assert index.window(0)[1].tolist() == [1.0, 4.0, 5.0]
-    assert index.window(2)[1].tolist() == [0.0, 2.0]
+@pytest.mark.usefixtures("kernels_backend")
+def test_one_unit_of_everything():
+    times, _ = _spikes()
+    index = SpikeIndex(times, None)
+    assert index.n_units == 1 and index.count(0) == times.size
+    rows, t = index.window(0, 10.0, 20.0)
+    np.testing.assert_array_equal(t, times[(times >= 10) & (times <= 20)])
+    np.testing.assert_array_equal(times[rows], t)
+    np.testing.assert_array_equal(index.times(0), times)
 
 
-def test_chunked_sort_equals_a_global_stable_argsort():
-    times, clusters = _spikes(n=300_000, k=700, seed=3)
-    index = SpikeIndex(times, lambda: clusters, n_units=700)
-    expected = np.argsort(clusters, kind="stable")
-    np.testing.assert_array_equal(np.concatenate([index.rows(u) for u in range(700)]), expected)
-
-
-def test_opener_with_unsorted_times_builds_without_deadlock(tmp_path):
-    """The order build maps spikes.times under its own lock: it must not wait for itself."""
-    times, clusters = _spikes(n=20_000, k=5, seed=4)
-    perm = np.random.default_rng(2).permutation(times.size)
-    np.save(tmp_path / "spikes.times.npy", times[perm])
-    np.save(tmp_path / "spikes.clusters.npy", clusters[perm])
-    index = SpikeIndex(
-        lambda: np.load(tmp_path / "spikes.times.npy", mmap_mode="r"),
-        lambda: np.load(tmp_path / "spikes.clusters.npy", mmap_mode="r"),
-    )
-    assert index._mapped is None and not index.sorted  # nothing mapped by construction
-    for u in range(5):
-        np.testing.assert_array_equal(index.window(u)[1], np.sort(times[perm][clusters[perm] == u]))
-
-
-def test_positioned_reads_match_the_memory_map(tmp_path):
-    times, clusters = _spikes(n=50_000, k=4, seed=5)
-    np.save(tmp_path / "t.npy", times)
-    index = SpikeIndex(lambda: np.load(tmp_path / "t.npy", mmap_mode="r"), clusters)
-    assert index._file is not None
-    first = index.window(0)[1]  # within the budget: positioned reads
-    assert index._mapped is None
-    for u in range(4):
-        np.testing.assert_array_equal(index.window(u)[1], times[clusters == u])
-    np.testing.assert_array_equal(first, times[clusters == 0])
+@pytest.mark.usefixtures("kernels_backend")
+def test_empty_collection():
+    index = SpikeIndex(np.zeros(0), np.zeros(0, dtype=np.uint32), n_units=2)
+    assert index.counts.tolist() == [0, 0] and index.t_first is None
+    for _ in range(2):
+        assert index.times(1).size == 0 and index.rows(0).size == 0

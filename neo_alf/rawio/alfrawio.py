@@ -290,7 +290,7 @@ class AlfRawIO(BaseRawIO):
         clusters_ds = obj.datasets.get("clusters")
         table = self._table(obj.collection, "clusters") if clusters_ds is not None else None
         n_units = table.check_rows() if table is not None else None
-        index = SpikeIndex(  # openers: the files are mapped only while, and when, they are needed
+        index = SpikeIndex(  # openers: files are read in chunks, never kept mapped
             lambda: _whole_rows(times_ds),
             None if clusters_ds is None else (lambda: _whole_rows(clusters_ds)),
             n_units=n_units,
@@ -488,7 +488,7 @@ class AlfRawIO(BaseRawIO):
 
     def _get_spike_timestamps(self, block_index, seg_index, spike_channel_index, t_start, t_stop):
         source, unit = self._unit_map[spike_channel_index]
-        return self._spike_sources[source].index.window(unit, t_start, t_stop)[1]
+        return self._spike_sources[source].index.times(unit, t_start, t_stop)
 
     def _rescale_spike_timestamp(self, spike_timestamps: np.ndarray, dtype) -> np.ndarray:
         # already seconds, and a fresh array per call: no copy needed when the dtype matches
