@@ -8,9 +8,13 @@ Variants, each in its own process (median of ``--repeat`` runs, page cache warm)
   c  Neo's PhyRawIO on the same spikes in Phy layout: parse_header + every unit's times
   d  AlfRawIO.parse_header alone
   e  AlfRawIO.parse_header + every unit's spike times in seconds
+  d0, e0  the same with NEO_ALF_NUMBA=0 (NumPy kernels only, as without the ``fast`` extra)
 
-Time is the operation only (imports excluded). Memory is the process's peak resident set
-(``ru_maxrss``) minus its resident set after imports: what the operation itself needed.
+Time is the operation only: imports excluded, and for d/e the one-time load of the compiled
+kernels too (``neo_alf.kernels.compiled()``, done with the imports and printed separately: a
+process's first large session pays it once). Memory is the process's peak resident set (VmHWM)
+minus its resident set after imports: what the operation itself needed. Runs are interleaved
+(a, b, ..., a, b, ...) so that every variant sees the same machine conditions.
 
     python benchmarks/bench_spikes.py                  # generates the data once under benchmarks/_data
     python benchmarks/bench_spikes.py --rst            # also print the table as reStructuredText
@@ -38,7 +42,10 @@ VARIANTS = {
     "c": "Neo PhyRawIO, all units",
     "d": "AlfRawIO parse_header",
     "e": "AlfRawIO header + all units",
+    "d0": "AlfRawIO parse_header, NumPy kernels",
+    "e0": "AlfRawIO header + all units, NumPy",
 }
+NUMPY_ONLY = {"d0": "d", "e0": "e"}
 
 
 def _status_kib(field: str) -> int:
@@ -104,8 +111,13 @@ def run_variant(name: str, session: Path, phy: Path) -> dict:
         from one.alf.io import load_object
     if name == "c":
         from neo.rawio.phyrawio import PhyRawIO
+    kernel_load = 0.0
     if name in ("d", "e"):
-        from neo_alf import AlfRawIO
+        from neo_alf import AlfRawIO, kernels
+
+        t0 = time.perf_counter()
+        kernels.compiled()
+        kernel_load = time.perf_counter() - t0
     base = _status_kib("VmRSS")
     t0 = time.perf_counter()
     if name == "a":
@@ -149,6 +161,7 @@ def run_variant(name: str, session: Path, phy: Path) -> dict:
         "peak_mib": peak / 1024,
         "growth_mib": (peak - base) / 1024,
         "n_spikes": int(n),
+        "kernel_load": kernel_load,
     }
 
 
@@ -168,35 +181,42 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.child:
         session = _session(args.root)
-        print(json.dumps(run_variant(args.child, session, _phy_folder(session, args.root))))
+        name = NUMPY_ONLY.get(args.child, args.child)
+        print(json.dumps(run_variant(name, session, _phy_folder(session, args.root))))
         return 0
     # data are written by a child: this driver stays small, so nothing it touched inflates a measure
     subprocess.run([sys.executable, __file__, "--root", str(args.root), "--child", "prepare"], check=True)
 
-    results: dict[str, dict] = {}
-    for name in args.variants.split(","):
-        runs = []
-        session = Path(json.loads((args.root / "bench_20m.json").read_text())["path"])
-        for _ in range(args.repeat):
+    names = args.variants.split(",")
+    session = Path(json.loads((args.root / "bench_20m.json").read_text())["path"])
+    runs: dict[str, list[dict]] = {name: [] for name in names}
+    for _ in range(args.repeat):
+        for name in names:
             _warm_page_cache(session / COLLECTION, args.root / "phy")
+            env = dict(os.environ, **({"NEO_ALF_NUMBA": "0"} if name in NUMPY_ONLY else {}))
             out = subprocess.run(
                 [sys.executable, __file__, "--root", str(args.root), "--child", name],
                 check=True,
                 capture_output=True,
                 text=True,
-                env=dict(os.environ),
+                env=env,
             )
-            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        results[name] = {
-            k: statistics.median(r[k] for r in runs) for k in ("seconds", "peak_mib", "growth_mib")
-        }
-        results[name]["n_spikes"] = runs[0]["n_spikes"]
+            runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    results: dict[str, dict] = {}
+    for name in names:
+        keys = ("seconds", "peak_mib", "growth_mib", "kernel_load")
+        results[name] = {k: statistics.median(r[k] for r in runs[name]) for k in keys}
+        results[name]["n_spikes"] = runs[name][0]["n_spikes"]
         r = results[name]
+        every = ", ".join(f"{x['seconds']:.3f}" for x in runs[name])
         print(
             f"{name:3} {VARIANTS[name]:38} {r['seconds']:8.3f} s  peak {r['peak_mib']:7.0f} MiB"
-            f"  growth {r['growth_mib']:7.0f} MiB",
+            f"  growth {r['growth_mib']:7.0f} MiB   (runs: {every})",
             flush=True,
         )
+    loads = [r["kernel_load"] for r in results.values() if r["kernel_load"]]
+    if loads:
+        print(f"    one-time load of the compiled kernels (not in d/e): {statistics.median(loads):.3f} s")
 
     print()
     a = results.get("a")

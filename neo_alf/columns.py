@@ -96,11 +96,14 @@ class Column:
         return _native(out)
 
 
-def zip_chunks(*columns: Column, rows: int | None = None) -> Iterator[tuple[int, tuple[np.ndarray, ...]]]:
-    """``(first row, (chunk of each column))`` over columns of equal length, in step."""
-    rows = rows or CHUNK_ROWS
-    iterators = [c.chunks(rows=rows) for c in columns]
-    yield from zip(range(0, columns[0].size, rows), zip(*iterators, strict=True), strict=True)
+def zip_chunks(
+    *columns: Column, start: int = 0, stop: int | None = None
+) -> Iterator[tuple[int, tuple[np.ndarray, ...]]]:
+    """``(first row, (chunk of each column))`` over rows ``start:stop`` of columns of equal length."""
+    rows = CHUNK_ROWS  # read per call: tests make it small to cross many chunk edges
+    stop = columns[0].size if stop is None else stop
+    iterators = [c.chunks(start, stop, rows) for c in columns]
+    yield from zip(range(start, stop, rows), zip(*iterators, strict=True), strict=True)
 
 
 def _read_exactly(fh, position: int, out: np.ndarray, path: str) -> None:

@@ -15,8 +15,10 @@ every spike for every unit. :class:`SpikeIndex` instead
    unit is then a slice, ``offsets[k]:offsets[k + 1]``: O(spikes of that unit), ``searchsorted`` for
    time windows (inclusive bounds).
 
-The passes read the files in chunks (:mod:`neo_alf.columns`): nothing stays mapped. Their inner loops
-are :mod:`neo_alf.kernels` (compiled with the ``fast`` extra).
+The passes read the files in chunks (:mod:`neo_alf.columns`): nothing stays mapped. Large collections
+are passed over in parts, one thread each, the count pass recording each part's per-unit counts so
+that every part knows where its spikes go. The inner loops are :mod:`neo_alf.kernels` (compiled
+with the ``fast`` extra).
 
 Times are checked as they are sorted (finite, non-decreasing, inside the span): data that the
 strided probe called sorted but are not raise :class:`AlfFormatError` for the units they touch,
@@ -26,8 +28,10 @@ the span is computed exactly and each unit's spikes are sorted by time once.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -38,6 +42,9 @@ from .errors import AlfFormatError, AlfRelationError
 __all__ = ["SpikeIndex"]
 
 _PROBE_POINTS = 1025
+# Passes over the columns run in parts, one thread each (the kernels and file reads release the GIL)
+_THREADS = min(4, os.cpu_count() or 1)
+_MIN_PART_ROWS = 1 << 22
 _NATIVE_KEYS = (np.dtype(np.uint32), np.dtype(np.int32), np.dtype(np.int64))
 _EMPTY_ROWS = np.zeros(0, dtype=np.int64)
 
@@ -91,6 +98,9 @@ class SpikeIndex:
             )
         self._n = self._times.size
         self._kernels = kernels.for_rows(self._n)
+        n_parts = max(1, min(_THREADS, self._n // _MIN_PART_ROWS))
+        self._bounds = [self._n * p // n_parts for p in range(n_parts + 1)]  # rows of each part
+        self._part_counts = np.zeros((n_parts, 0), dtype=np.int64)  # spikes of each unit in each part
         self._lock = threading.Lock()  # the one-time builds, and the count of requests
         self._requests = 0
         self._order: np.ndarray | None = None  # rows sorted by unit (then time)
@@ -122,8 +132,34 @@ class SpikeIndex:
             raise AlfRelationError(
                 f"cluster indices are {clusters.dtype}, not integers", self._clusters_paths, rule=rule
             )
+        results = self._in_parts(lambda _, start, stop: self._count_part(start, stop, n_units))
+        failures = [failure for _, failure in results if failure is not None]
+        if failures:
+            row, value = failures[0]  # parts are in row order: the first bad row
+            problem = (
+                f"negative cluster index {value}"
+                if value < 0
+                else f"cluster index {value} but clusters.* has {n_units} rows"
+            )
+            raise AlfRelationError(f"row {row}: {problem}", self._clusters_paths, rule=rule)
+        size = max(part.size for part, _ in results)
+        self._part_counts = np.zeros((len(results), size), dtype=np.int64)
+        for p, (part, _) in enumerate(results):
+            self._part_counts[p, : part.size] = part
+        counts = self._part_counts.sum(axis=0)
+        if n_units is not None:
+            return np.arange(n_units, dtype=np.int64), counts
+        ids = np.flatnonzero(counts).astype(np.int64)
+        if ids.size and ids[-1] >= ids.size:  # sparse ids: sort on unit positions, not on raw ids
+            self._lookup = np.full(counts.size, -1, dtype=np.int64)
+            self._lookup[ids] = np.arange(ids.size)
+        self._part_counts = np.ascontiguousarray(self._part_counts[:, ids])
+        return ids, counts[ids]
+
+    def _count_part(self, start: int, stop: int, n_units: int | None):
+        """Per-unit counts of rows ``start:stop``, and ``(row, index)`` of the first bad index."""
         counts = np.zeros(n_units or 0, dtype=np.int64)
-        for first, (chunk,) in zip_chunks(clusters):
+        for first, (chunk,) in zip_chunks(self._clusters, start=start, stop=stop):
             keys, done = _as_keys(chunk), 0
             while done < keys.size:
                 bad = self._kernels.count_into(keys[done:], counts)
@@ -132,22 +168,24 @@ class SpikeIndex:
                 done += bad
                 value = int(keys[done])
                 if value < 0 or n_units is not None:
-                    problem = (
-                        f"negative cluster index {value}"
-                        if value < 0
-                        else f"cluster index {value} but clusters.* has {n_units} rows"
-                    )
-                    raise AlfRelationError(f"row {first + done}: {problem}", self._clusters_paths, rule=rule)
+                    return counts, (first + done, value)
                 grown = np.zeros(int(keys[done:].max()) + 1, dtype=np.int64)  # ids beyond: grow
                 grown[: counts.size] = counts
                 counts = grown
-        if n_units is not None:
-            return np.arange(n_units, dtype=np.int64), counts
-        ids = np.flatnonzero(counts).astype(np.int64)
-        if ids.size and ids[-1] >= ids.size:  # sparse ids: sort on unit positions, not on raw ids
-            self._lookup = np.full(counts.size, -1, dtype=np.int64)
-            self._lookup[ids] = np.arange(ids.size)
-        return ids, counts[ids]
+        return counts, None
+
+    def _in_parts(self, work: Callable[[int, int, int], object]) -> list:
+        """``work(part, start, stop)`` for each part of the rows, in threads when there are several."""
+        spans = list(enumerate(zip(self._bounds[:-1], self._bounds[1:], strict=True)))
+        if len(spans) == 1:
+            return [work(0, *spans[0][1])]
+        with ThreadPoolExecutor(len(spans), thread_name_prefix="neo-alf-spikes") as pool:
+            return list(pool.map(lambda span: work(span[0], *span[1]), spans))
+
+    def _part_fills(self) -> np.ndarray:
+        """Where each part's first spike of each unit goes in the unit-sorted order (parts x units)."""
+        before = np.cumsum(self._part_counts, axis=0) - self._part_counts
+        return before + self.offsets[:-1]
 
     def _probe_span(self) -> tuple[float | None, float | None, bool]:
         n = self._n
@@ -189,17 +227,20 @@ class SpikeIndex:
         return int(self.counts[unit])
 
     def times(self, unit: int, t_start: float | None = None, t_stop: float | None = None) -> np.ndarray:
-        """A unit's spike times with ``t_start <= time <= t_stop``: sorted, stored dtype, a fresh array."""
+        """A unit's spike times with ``t_start <= time <= t_stop``, sorted, in the stored dtype.
+
+        Read-only: a view of the index (no copy); copy it to modify.
+        """
         if self._clusters is None:
             return self.window(unit, t_start, t_stop)[1]
         times = self._unit(unit, rows=False)[1]
         i0, i1 = _bounds(times, t_start, t_stop)
-        return np.array(times[i0:i1])
+        return times[i0:i1]
 
     def rows(self, unit: int) -> np.ndarray:
-        """Row indices (into ``spikes.*``) of a unit's spikes, in time order."""
+        """Row indices (into ``spikes.*``) of a unit's spikes, in time order (read-only)."""
         if self._clusters is None:
-            return self.window(unit)[0] if not self.sorted else np.arange(self._n, dtype=np.int64)
+            return self.window(unit)[0] if not self.sorted else _frozen(np.arange(self._n, dtype=np.int64))
         return self._unit(unit, rows=True, times=False)[0]
 
     def window(self, unit: int, t_start: float | None = None, t_stop: float | None = None):
@@ -210,13 +251,13 @@ class SpikeIndex:
         rows : numpy.ndarray or slice
             Rows into ``spikes.*`` (a slice when the collection is one sorted unit).
         times : numpy.ndarray
-            Spike times in the stored dtype, sorted (a fresh array).
+            Spike times in the stored dtype, sorted; read-only.
         """
         if self._clusters is None:
             return self._only_unit(t_start, t_stop)
         rows, times = self._unit(unit, rows=True)
         i0, i1 = _bounds(times, t_start, t_stop)
-        return rows[i0:i1], np.array(times[i0:i1])
+        return rows[i0:i1], times[i0:i1]
 
     # ----------------------------------------------------------------------------- how it serves
 
@@ -224,12 +265,12 @@ class SpikeIndex:
         """Every spike is one unit: searchsorted straight on spikes.times (sorted by time)."""
         if not self.sorted:
             rows = self._ensure(rows=True, times=False)[0]
-            times = self._times.take(rows)
+            times = _frozen(self._times.take(rows))
             i0, i1 = _bounds(times, t_start, t_stop)
             return rows[i0:i1], times[i0:i1]
         times = self._times.open()
         i0, i1 = _bounds(times, t_start, t_stop)
-        return slice(i0, i1), np.array(times[i0:i1])
+        return slice(i0, i1), _frozen(np.array(times[i0:i1]))
 
     def _unit(self, unit: int, rows: bool, times: bool = True):
         """``(rows or None, times or None)`` of a whole unit, sorted by time; views of the index
@@ -256,18 +297,23 @@ class SpikeIndex:
         out_rows = np.empty(n, dtype=np.int64) if rows else _EMPTY_ROWS
         out_times = np.empty(n, dtype=self._times.dtype) if want_times else self._empty_times()
         read = (self._clusters, self._times) if want_times else (self._clusters,)
-        filled = 0
-        for first, chunks in zip_chunks(*read):
-            values = chunks[1] if want_times else out_times
-            # keys are unit positions (raw ids when dense, looked up when sparse): pick ``unit``
-            keys = self._keys(chunks[0])
-            filled = self._kernels.select(keys, values, unit, first, out_rows, out_times, filled)
+        before = np.cumsum(self._part_counts[:, unit]) - self._part_counts[:, unit]
+
+        def part(p: int, start: int, stop: int) -> None:
+            filled = int(before[p])
+            for first, chunks in zip_chunks(*read, start=start, stop=stop):
+                values = chunks[1] if want_times else out_times
+                # keys are unit positions (raw ids when dense, looked up when sparse): pick ``unit``
+                keys = self._keys(chunks[0])
+                filled = self._kernels.select(keys, values, unit, first, out_rows, out_times, filled)
+
+        self._in_parts(part)
         if not self.sorted:
             perm = np.argsort(out_times, kind="stable")
             out_rows, out_times = (out_rows[perm] if rows else None), out_times[perm]
         elif want_times:
             self._verify(unit, out_times)
-        return (out_rows if rows else None), (out_times if times else None)
+        return (_frozen(out_rows) if rows else None), (_frozen(out_times) if times else None)
 
     def _ensure(self, rows: bool, times: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The index (built once, under the lock): rows and/or times sorted by unit."""
@@ -288,22 +334,32 @@ class SpikeIndex:
     def _build_times(self) -> np.ndarray:
         """Times sorted by unit, stably (so by time within a unit), checking order as they pass."""
         out = np.empty(self._n, dtype=self._times.dtype)
-        fill = self.offsets[:-1].copy()
-        previous, disordered = -np.inf, False
-        for _, (clusters, times) in zip_chunks(self._clusters, self._times):
-            if self._kernels.scatter_values(self._keys(clusters), times, fill, out, previous) >= 0:
-                disordered = True
-            previous = times[-1]
-        if disordered:
+        fills = self._part_fills()
+
+        def part(p: int, start: int, stop: int) -> bool:
+            fill = fills[p].copy()
+            previous, disordered = (-np.inf if start == 0 else self._times.take([start - 1])[0]), False
+            for _, (clusters, times) in zip_chunks(self._clusters, self._times, start=start, stop=stop):
+                if self._kernels.scatter_values(self._keys(clusters), times, fill, out, previous) >= 0:
+                    disordered = True
+                previous = times[-1]
+            return disordered
+
+        if any(self._in_parts(part)):
             self._bad_units = self._check_units(out)
         out.flags.writeable = False
         return out
 
     def _build_rows(self) -> np.ndarray:
         order = np.empty(self._n, dtype=np.int32 if self._n < 2**31 else np.int64)
-        fill = self.offsets[:-1].copy()
-        for first, (clusters,) in zip_chunks(self._clusters):
-            self._kernels.scatter_rows(self._keys(clusters), first, fill, order)
+        fills = self._part_fills()
+
+        def part(p: int, start: int, stop: int) -> None:
+            fill = fills[p].copy()
+            for first, (clusters,) in zip_chunks(self._clusters, start=start, stop=stop):
+                self._kernels.scatter_rows(self._keys(clusters), first, fill, order)
+
+        self._in_parts(part)
         order.flags.writeable = False
         return order
 
@@ -355,6 +411,11 @@ class SpikeIndex:
             self._times_paths,
             rule="spikes.times is non-decreasing",
         )
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
 
 
 def _as_keys(chunk: np.ndarray) -> np.ndarray:

@@ -81,3 +81,13 @@ def small_chunks(monkeypatch):
 
     monkeypatch.setattr(columns, "CHUNK_ROWS", 1000)
     return 1000
+
+
+@pytest.fixture
+def many_parts(monkeypatch, small_chunks):
+    """Spike passes in three threaded parts of at least 5,000 rows, crossing 1,000-row chunks."""
+    from neo_alf import spikeindex
+
+    monkeypatch.setattr(spikeindex, "_THREADS", 3)
+    monkeypatch.setattr(spikeindex, "_MIN_PART_ROWS", 5000)
+    return 3

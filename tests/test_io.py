@@ -241,3 +241,19 @@ def test_read_gives_the_one_block(make_generated):
     blocks = AlfIO(make_generated("tiny").path).read()
     assert len(blocks) == 1 and len(blocks[0].segments) == 1
     assert len(blocks[0].segments[0].spiketrains) > 0
+
+
+def test_spiketrains_own_writable_data_while_raw_timestamps_are_read_only_views(make_generated):
+    gen = make_generated("tiny")
+    reader = AlfIO(gen.path)
+    block = reader.read_block()
+    lazy = reader.read_block(lazy=True)
+    trains = [*block.segments[0].spiketrains, *(p.load() for p in lazy.segments[0].spiketrains)]
+    assert trains and all(st.flags.writeable for st in trains)
+    raw = reader.get_spike_timestamps(spike_channel_index=0)
+    before = raw.copy()
+    assert not raw.flags.writeable and not reader.rescale_spike_timestamp(raw, "float64").flags.writeable
+    for st in trains:
+        st.view(np.ndarray)[:] = -1.0  # must not reach the reader's index
+    np.testing.assert_array_equal(reader.get_spike_timestamps(spike_channel_index=0), before)
+    np.testing.assert_array_equal(before, lazy.segments[0].spiketrains[0].load().magnitude)

@@ -11,6 +11,14 @@ from neo_alf.errors import AlfFormatError, AlfRelationError
 from neo_alf.spikeindex import SpikeIndex
 
 
+@pytest.fixture(autouse=True, params=["one pass", "three parts"])
+def layout(request):
+    """Every test twice: passes over the whole columns, and in three threaded parts."""
+    if request.param == "three parts":
+        request.getfixturevalue("many_parts")
+    return request.param
+
+
 def _spikes(n=5000, k=7, seed=0):
     rng = np.random.default_rng(seed)
     return np.sort(rng.uniform(0, 100, n)), rng.integers(0, k, n).astype(np.uint32)
@@ -62,12 +70,15 @@ def test_first_request_builds_nothing_the_second_builds_the_index_once():
 
 
 @pytest.mark.usefixtures("kernels_backend")
-def test_returned_times_are_fresh_writable_arrays():
+def test_returned_arrays_are_read_only_views_of_the_index():
     times, clusters = _spikes()
     index = SpikeIndex(times, clusters)
-    for _ in range(3):
-        t = index.times(1)
-        t[:] = -1  # must not reach the index
+    for _ in range(3):  # the first request's private arrays, then views of the index
+        for got in (index.times(1), *index.window(1), index.rows(1)):
+            assert not got.flags.writeable
+            with pytest.raises(ValueError, match="read-only"):
+                got[:] = -1
+    assert np.shares_memory(index.times(1), index._sorted_times)
     np.testing.assert_array_equal(index.times(1), times[clusters == 1])
 
 
@@ -97,9 +108,11 @@ def test_files_are_read_in_chunks_and_never_kept_mapped(tmp_path):
     assert not _mapped(tmp_path / "spikes.clusters.npy")
 
 
-def test_chunked_build_equals_a_global_stable_sort(kernels_backend, small_chunks, tmp_path):
+def test_chunked_build_equals_a_global_stable_sort(kernels_backend, small_chunks, tmp_path, layout):
     times, clusters = _spikes(n=300_000, k=700, seed=3)
     index = SpikeIndex(*_files(tmp_path, times, clusters), n_units=700)
+    assert len(index._bounds) - 1 == (3 if layout == "three parts" else 1)
+    np.testing.assert_array_equal(index._part_counts.sum(axis=0), np.bincount(clusters, minlength=700))
     order = np.argsort(clusters, kind="stable")
     index.times(0)  # the first request: a streaming pass
     index.times(1)
@@ -122,7 +135,10 @@ def test_sparse_cluster_ids_without_a_clusters_table():
 @pytest.mark.usefixtures("kernels_backend")
 @pytest.mark.parametrize(
     ("bad", "n_units", "match"),
-    [(-1, None, "row 3: negative cluster index -1"), (9, 9, "row 3: cluster index 9 but clusters.* has 9")],
+    [
+        (-1, None, "row 3: negative cluster index -1"),
+        (9, 9, r"row 3: cluster index 9 but clusters\.\* has 9"),
+    ],
 )
 def test_cluster_indices_outside_the_table_name_the_row(bad, n_units, match):
     times, clusters = np.arange(6.0), np.array([0, 1, 2, bad, 1, 0], dtype=np.int64)
@@ -201,3 +217,27 @@ def test_empty_collection():
     assert index.counts.tolist() == [0, 0] and index.t_first is None
     for _ in range(2):
         assert index.times(1).size == 0 and index.rows(0).size == 0
+
+
+@pytest.mark.usefixtures("kernels_backend")
+def test_a_fall_across_a_part_edge_is_caught():
+    times, clusters = _spikes(n=15_000, k=4, seed=7)
+    times = times.copy()
+    clusters[4999] = clusters[5000] = 1  # rows 4999 | 5000: the edge of parts 1 and 2 (of 3)
+    times[4999], times[5000] = times[5000], times[4999] + 1e-9
+    index = SpikeIndex(times, clusters)
+    assert index.sorted
+    index.times(0)  # first request: served by a streaming pass
+    with pytest.raises(AlfFormatError, match="cluster 1 are not sorted"):
+        index.times(1)
+    np.testing.assert_array_equal(index.times(2), times[clusters == 2])
+
+
+@pytest.mark.usefixtures("kernels_backend")
+def test_the_first_bad_index_is_named_whichever_part_finds_it():
+    times, clusters = np.arange(15_000.0), np.zeros(15_000, dtype=np.int64)
+    clusters[[7_000, 12_000]] = [5, -2]
+    with pytest.raises(AlfRelationError, match=r"row 7000: cluster index 5 but clusters\.\* has 3 rows"):
+        SpikeIndex(times, clusters, n_units=3)
+    with pytest.raises(AlfRelationError, match="row 12000: negative cluster index -2"):
+        SpikeIndex(times, clusters)

@@ -19,7 +19,10 @@ __all__ = ["AlfEpochProxy", "AlfEventProxy", "AlfSpikeTrainProxy", "IrregularlyS
 
 
 class AlfSpikeTrainProxy(SpikeTrainProxy):
-    """A SpikeTrain proxy that loads each spike's attributes (amps, depths ...) as array annotations."""
+    """A SpikeTrain proxy that loads each spike's attributes (amps, depths ...) as array annotations.
+
+    Its SpikeTrains own their data: AlfRawIO hands out read-only views of its per-unit index.
+    """
 
     def __init__(self, *args, spike_array_annotations: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
@@ -27,6 +30,8 @@ class AlfSpikeTrainProxy(SpikeTrainProxy):
 
     def load(self, time_slice=None, strict_slicing=True, magnitude_mode="rescaled", load_waveforms=False):
         sptr = super().load(time_slice, strict_slicing, magnitude_mode, load_waveforms)
+        if not sptr.flags.writeable:
+            sptr = sptr.copy()
         if self._with_arrays:
             t_start, t_stop = prepare_time_slice(time_slice)
             rows = self._rawio.spike_rows(self._spike_channel_index, t_start, t_stop)

@@ -157,6 +157,9 @@ class AlfRawIO(BaseRawIO):
     >>> reader.parse_header()
     >>> chunk = reader.get_analogsignal_chunk(stream_index=0, i_start=0, i_stop=2500)
     >>> ts = reader.get_spike_timestamps(spike_channel_index=3)
+
+    Spike timestamps are read-only views of a per-unit index built on the second request (the
+    first is served by one streaming pass): copy them to modify. See :mod:`neo_alf.spikeindex`.
     """
 
     extensions: ClassVar[list[str]] = []
@@ -491,7 +494,8 @@ class AlfRawIO(BaseRawIO):
         return self._spike_sources[source].index.times(unit, t_start, t_stop)
 
     def _rescale_spike_timestamp(self, spike_timestamps: np.ndarray, dtype) -> np.ndarray:
-        # already seconds, and a fresh array per call: no copy needed when the dtype matches
+        # already seconds: no copy when the dtype matches, so still a read-only view of the index
+        # (AlfIO's SpikeTrains are copies)
         return spike_timestamps.astype(dtype, copy=False)
 
     def _get_spike_raw_waveforms(self, block_index, seg_index, spike_channel_index, t_start, t_stop):
