@@ -59,19 +59,28 @@ def _select_numpy(keys, values, unit, start, rows_out, values_out, n) -> int:
     return n + int(found.size)
 
 
-def _local_order(keys: np.ndarray, fill: np.ndarray):
-    """Stable order of a chunk's keys and each element's destination slot; advances ``fill``."""
-    local = np.argsort(keys, kind="stable")
-    per_unit = np.bincount(keys, minlength=fill.size)
-    first_in_chunk = np.cumsum(per_unit) - per_unit
-    dest = (fill - first_in_chunk)[keys[local]] + np.arange(keys.size)
-    fill += per_unit
-    return local, dest
+_SORT_ROWS = 1 << 16  # NumPy's radix sort of small keys is fastest on cache-sized pieces
+
+
+def _local_orders(keys: np.ndarray, fill: np.ndarray):
+    """Per piece of a chunk: its first row, the stable order of its keys, and each element's
+    destination slot; advances ``fill``."""
+    narrow = np.uint8 if fill.size <= 1 << 8 else np.uint16 if fill.size <= 1 << 16 else None
+    for a in range(0, keys.size, _SORT_ROWS):
+        piece = keys[a : a + _SORT_ROWS]
+        if narrow is not None:
+            piece = piece.astype(narrow)  # radix sort for 8- and 16-bit keys
+        local = np.argsort(piece, kind="stable")
+        per_unit = np.bincount(piece, minlength=fill.size)
+        first_in_piece = np.cumsum(per_unit) - per_unit
+        dest = (fill - first_in_piece)[piece[local]] + np.arange(piece.size)
+        fill += per_unit
+        yield a, local, dest
 
 
 def _scatter_values_numpy(keys, values, fill, out, previous) -> int:
-    local, dest = _local_order(keys, fill)
-    out[dest] = values[local]
+    for a, local, dest in _local_orders(keys, fill):
+        out[dest] = values[a + local]
     if values.size == 0:
         return -1
     ok = np.empty(values.size, dtype=bool)
@@ -81,8 +90,8 @@ def _scatter_values_numpy(keys, values, fill, out, previous) -> int:
 
 
 def _scatter_rows_numpy(keys, start, fill, order) -> None:
-    local, dest = _local_order(keys, fill)
-    order[dest] = local + start
+    for a, local, dest in _local_orders(keys, fill):
+        order[dest] = local + (start + a)
 
 
 NUMPY = SimpleNamespace(

@@ -51,11 +51,12 @@ def test_select_picks_rows_and_values_in_order(impl):
     np.testing.assert_array_equal(only_rows, np.flatnonzero(keys == 5))
 
 
-@pytest.mark.parametrize("chunk", [1, 777, 10_000])
-def test_scatters_are_a_stable_counting_sort(impl, chunk):
-    keys = _keys()
+@pytest.mark.parametrize("chunk", [7, 777, 100_000])
+@pytest.mark.parametrize("n_units", [37, 700, 70_000])  # 8-bit, 16-bit and wider keys for NumPy
+def test_scatters_are_a_stable_counting_sort(impl, chunk, n_units):
+    keys = _keys(n=100_000, k=n_units)
     values = np.sort(np.random.default_rng(1).uniform(0, 10, keys.size))
-    counts = np.bincount(keys, minlength=37)
+    counts = np.bincount(keys, minlength=n_units)
     start = np.concatenate([[0], np.cumsum(counts)[:-1]])
     out, order = np.zeros(keys.size), np.zeros(keys.size, dtype=np.int32)
     fill_v, fill_r, previous = start.copy(), start.copy(), -np.inf

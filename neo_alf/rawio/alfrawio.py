@@ -407,7 +407,7 @@ class AlfRawIO(BaseRawIO):
             )
 
     def _annotate_units(self, seg: dict) -> None:
-        tables: dict[int, tuple[dict, dict, np.ndarray | None]] = {}
+        tables: dict[int, tuple[dict, dict, np.ndarray | None, str | None]] = {}
         for source, src in enumerate(self._spike_sources):
             cl = _load_rows(src.clusters) if src.clusters is not None else {}
             channels = self._table(src.collection, "channels")
@@ -423,22 +423,22 @@ class AlfRawIO(BaseRawIO):
                         src.clusters["channels"].paths,
                         rule="clusters.channels holds 0-based row indices of channels.*",
                     )
-            tables[source] = (cl, ch, link)
+            probe = re.search(r"probe\d+", src.collection)
+            tables[source] = (_per_row(cl), _per_row(ch), link, probe.group(0) if probe else None)
         for chan, (source, unit) in enumerate(self._unit_map):
             src = self._spike_sources[source]
-            cl, ch, link = tables[source]
+            cl, ch, link, probe = tables[source]
             ann = seg["spikes"][chan]
             cluster_id = int(src.index.unit_ids[unit])
             ann.update(cluster_id=cluster_id, collection=src.collection)
-            probe = re.search(r"probe\d+", src.collection)
             if probe:
-                ann["probe"] = probe.group(0)
-            if cl:
-                for key, values in cl.items():
-                    ann[f"cluster_{key}"] = _row_value(values, cluster_id)
-                if link is not None and ch:
-                    for key, values in ch.items():
-                        ann[f"channel_{key}"] = _row_value(values, int(link[cluster_id]))
+                ann["probe"] = probe
+            for key, values in cl.items():
+                ann[f"cluster_{key}"] = values[cluster_id]
+            if link is not None:
+                channel = int(link[cluster_id])
+                for key, values in ch.items():
+                    ann[f"channel_{key}"] = values[channel]
             if self.spike_array_annotations:
                 rows = src.index.rows(unit)
                 for key, d in src.per_spike.items():
@@ -604,10 +604,9 @@ def _load_rows(obj: AlfObject) -> dict[str, np.ndarray]:
     return out
 
 
-def _row_value(values: np.ndarray, row: int):
-    value = values[row]
-    if isinstance(value, np.ndarray):
-        return value.copy()
-    if isinstance(value, np.str_):
-        return str(value)
-    return value.item() if hasattr(value, "item") else value
+def _per_row(table: dict[str, np.ndarray]) -> dict[str, list]:
+    """Each attribute as a list of row values, converted once: Python scalars (``str`` for text)
+    for 1-D attributes, arrays (views of one copy) for the rows of 2-D ones."""
+    return {
+        key: values.tolist() if values.ndim == 1 else list(np.array(values)) for key, values in table.items()
+    }
