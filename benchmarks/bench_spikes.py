@@ -228,30 +228,32 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'':3} {'variant':38} {'time':>9} {'x (a)':>7} {'peak':>9} {'growth':>9} {'mem x (a)':>9}")
     for name, label, sec, ratio, peak, growth, mem in rows:
         print(f"{name:3} {label:38} {sec:8.3f}s {ratio:7.2f} {peak:8.0f}M {growth:8.0f}M {mem:9.2f}")
-    targets = []
+    # The floor is noisy on machines that hand fresh memory back to the host (a VM's free pages
+    # are reported and re-faulted): each time target is also judged against (a)'s fastest run,
+    # and called met only when it holds against both.
+    floor_best = min(r["seconds"] for r in runs["a"]) if "a" in runs else float("nan")
+    checks = []  # (label, value vs median floor, value vs fastest floor, bound, op)
     if {"a", "e"} <= results.keys():
-        targets.append(("(e) <= 3x (a)", results["e"]["seconds"] / a["seconds"], 3.0, "<="))
-        targets.append(
-            ("(e) memory growth <= 2x (a)", results["e"]["growth_mib"] / a["growth_mib"], 2.0, "<=")
-        )
+        e = results["e"]["seconds"]
+        checks.append(("(e) <= 3x (a)", e / a["seconds"], e / floor_best, 3.0, "<="))
+        mem = results["e"]["growth_mib"] / a["growth_mib"]
+        checks.append(("(e) memory growth <= 2x (a)", mem, mem, 2.0, "<="))
     if {"a", "d"} <= results.keys():
-        targets.append(("(d) <= 1x (a)", results["d"]["seconds"] / a["seconds"], 1.0, "<="))
-    if {"b", "e"} <= results.keys():
-        targets.append(
-            ("(e) >= 3x faster than (b)", results["b"]["seconds"] / results["e"]["seconds"], 3.0, ">=")
-        )
-    if {"b'", "e"} <= results.keys():
-        targets.append(
-            ("(e) vs (b') mask split", results["b'"]["seconds"] / results["e"]["seconds"], 3.0, ">=")
-        )
+        d = results["d"]["seconds"]
+        checks.append(("(d) <= 1x (a)", d / a["seconds"], d / floor_best, 1.0, "<="))
+    slower = (("b", "(e) >= 3x faster than (b)", 3.0), ("b'", "(e) vs (b') mask split", 3.0))
+    for slow, label, bound in slower:
+        if {slow, "e"} <= results.keys():
+            value = results[slow]["seconds"] / results["e"]["seconds"]
+            checks.append((label, value, value, bound, ">="))
     if {"c", "e"} <= results.keys():
-        targets.append(
-            ("(e) >= 10x faster than (c)", results["c"]["seconds"] / results["e"]["seconds"], 10.0, ">=")
-        )
+        value = results["c"]["seconds"] / results["e"]["seconds"]
+        checks.append(("(e) >= 10x faster than (c)", value, value, 10.0, ">="))
     print()
-    for label, value, bound, op in targets:
-        met = value <= bound if op == "<=" else value >= bound
-        print(f"{label:32} {value:7.2f}   {'met' if met else 'NOT met'}")
+    print(f"{'target':32} {'vs median (a)':>13} {'vs fastest (a)':>14}")
+    for label, value, strict, bound, op in checks:
+        met = all((v <= bound) if op == "<=" else (v >= bound) for v in (value, strict))
+        print(f"{label:32} {value:13.2f} {strict:14.2f}   {'met' if met else 'NOT met'}")
     if args.rst:
         print("\n.. list-table::\n   :header-rows: 1\n")
         print("   * - variant\n     - time (s)\n     - x (a)\n     - peak RSS (MiB)\n     - RSS growth (MiB)")
