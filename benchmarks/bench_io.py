@@ -1,6 +1,7 @@
 """Benchmark: AlfIO.read_block, lazy and eager, on the 20-million-spike, 800-cluster session.
 
-Variants, each in its own process (median of ``--repeat``), against the AlfRawIO figures:
+Variants, each in its own process (median of ``--repeat``), against the AlfRawIO figures; times
+exclude imports and the one-time load of the compiled kernels, as in ``bench_spikes.py``:
 
   d       AlfRawIO.parse_header
   e       AlfRawIO header + every unit's spike times
@@ -36,8 +37,9 @@ VARIANTS = {
 
 
 def run_variant(name: str, session: Path) -> dict:
-    from neo_alf import AlfIO, AlfRawIO
+    from neo_alf import AlfIO, AlfRawIO, kernels
 
+    kernels.compiled()  # once per process, with the imports (as in bench_spikes.py)
     base = _status_kib("VmRSS")
     t0 = time.perf_counter()
     parse = 0.0

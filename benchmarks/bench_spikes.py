@@ -228,37 +228,45 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'':3} {'variant':38} {'time':>9} {'x (a)':>7} {'peak':>9} {'growth':>9} {'mem x (a)':>9}")
     for name, label, sec, ratio, peak, growth, mem in rows:
         print(f"{name:3} {label:38} {sec:8.3f}s {ratio:7.2f} {peak:8.0f}M {growth:8.0f}M {mem:9.2f}")
+
     # The floor is noisy on machines that hand fresh memory back to the host (a VM's free pages
-    # are reported and re-faulted): each time target is also judged against (a)'s fastest run,
-    # and called met only when it holds against both.
-    floor_best = min(r["seconds"] for r in runs["a"]) if "a" in runs else float("nan")
-    checks = []  # (label, value vs median floor, value vs fastest floor, bound, op)
+    # are reported and re-faulted): each time target is judged on the medians and on the fastest
+    # run of each variant, and called met only when it holds for both.
+    def best(name: str) -> float:
+        return min(r["seconds"] for r in runs[name])
+
+    checks = []  # (label, value from medians, value from fastest runs, bound, op)
     if {"a", "e"} <= results.keys():
-        e = results["e"]["seconds"]
-        checks.append(("(e) <= 3x (a)", e / a["seconds"], e / floor_best, 3.0, "<="))
+        checks.append(
+            ("(e) <= 3x (a)", results["e"]["seconds"] / a["seconds"], best("e") / best("a"), 3.0, "<=")
+        )
         mem = results["e"]["growth_mib"] / a["growth_mib"]
         checks.append(("(e) memory growth <= 2x (a)", mem, mem, 2.0, "<="))
     if {"a", "d"} <= results.keys():
-        d = results["d"]["seconds"]
-        checks.append(("(d) <= 1x (a)", d / a["seconds"], d / floor_best, 1.0, "<="))
-    slower = (("b", "(e) >= 3x faster than (b)", 3.0), ("b'", "(e) vs (b') mask split", 3.0))
+        checks.append(
+            ("(d) <= 1x (a)", results["d"]["seconds"] / a["seconds"], best("d") / best("a"), 1.0, "<=")
+        )
+    slower = (
+        ("b", "(e) >= 3x faster than (b)", 3.0),
+        ("b'", "(e) vs (b') mask split", 3.0),
+        ("c", "(e) >= 10x faster than (c)", 10.0),
+    )
     for slow, label, bound in slower:
         if {slow, "e"} <= results.keys():
             value = results[slow]["seconds"] / results["e"]["seconds"]
-            checks.append((label, value, value, bound, ">="))
-    if {"c", "e"} <= results.keys():
-        value = results["c"]["seconds"] / results["e"]["seconds"]
-        checks.append(("(e) >= 10x faster than (c)", value, value, 10.0, ">="))
+            checks.append((label, value, best(slow) / best("e"), bound, ">="))
     print()
-    print(f"{'target':32} {'vs median (a)':>13} {'vs fastest (a)':>14}")
+    print(f"{'target':32} {'medians':>9} {'fastest':>9}")
     for label, value, strict, bound, op in checks:
         met = all((v <= bound) if op == "<=" else (v >= bound) for v in (value, strict))
-        print(f"{label:32} {value:13.2f} {strict:14.2f}   {'met' if met else 'NOT met'}")
+        print(f"{label:32} {value:9.2f} {strict:9.2f}   {'met' if met else 'NOT met'}")
     if args.rst:
         print("\n.. list-table::\n   :header-rows: 1\n")
-        print("   * - variant\n     - time (s)\n     - x (a)\n     - peak RSS (MiB)\n     - RSS growth (MiB)")
+        header = ["variant", "median (s)", "x (a)", "fastest (s)", "peak RSS (MiB)", "RSS growth (MiB)"]
+        print("   * - " + "\n     - ".join(header))
         for name, label, sec, ratio, peak, growth, _ in rows:
-            cells = [f"({name}) {label}", f"{sec:.3f}", f"{ratio:.2f}", f"{peak:.0f}", f"{growth:.0f}"]
+            cells = [f"({name}) {label}", f"{sec:.3f}", f"{ratio:.2f}", f"{best(name):.3f}"]
+            cells += [f"{peak:.0f}", f"{growth:.0f}"]
             print("   * - " + "\n     - ".join(cells))
     return 0
 
