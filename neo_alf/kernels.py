@@ -30,13 +30,24 @@ from __future__ import annotations
 
 import os
 import threading
-from types import SimpleNamespace
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["COMPILED_FROM", "NUMPY", "compiled", "for_rows"]
+__all__ = ["COMPILED_FROM", "NUMPY", "Kernels", "compiled", "for_rows"]
 
 COMPILED_FROM = 1_000_000
+
+
+class Kernels(NamedTuple):
+    """One implementation of the four loops (see the module docstring)."""
+
+    name: str
+    count_into: Callable
+    select: Callable
+    scatter_values: Callable
+    scatter_rows: Callable
 
 
 # ----------------------------------------------------------------------------------------- NumPy
@@ -96,24 +107,18 @@ def _scatter_rows_numpy(keys, start, fill, order) -> None:
         order[dest] = local + (start + a)
 
 
-NUMPY = SimpleNamespace(
-    name="numpy",
-    count_into=_count_into_numpy,
-    select=_select_numpy,
-    scatter_values=_scatter_values_numpy,
-    scatter_rows=_scatter_rows_numpy,
-)
+NUMPY = Kernels("numpy", _count_into_numpy, _select_numpy, _scatter_values_numpy, _scatter_rows_numpy)
 
 
 # ----------------------------------------------------------------------------------------- Numba
 
 
-_compiled: SimpleNamespace | None = None
+_compiled: Kernels | None = None
 _compiled_tried = False
 _compile_lock = threading.Lock()
 
 
-def compiled() -> SimpleNamespace | None:
+def compiled() -> Kernels | None:
     """The compiled kernels (loaded on first call), or None without Numba or with ``NEO_ALF_NUMBA=0``."""
     global _compiled, _compiled_tried
     if not _compiled_tried:
@@ -124,12 +129,12 @@ def compiled() -> SimpleNamespace | None:
     return _compiled
 
 
-def for_rows(n_rows: int) -> SimpleNamespace:
+def for_rows(n_rows: int) -> Kernels:
     """The kernels to use for a collection of ``n_rows`` spikes: compiled when worth it and available."""
     return (compiled() or NUMPY) if n_rows >= COMPILED_FROM else NUMPY
 
 
-def _compile() -> SimpleNamespace | None:
+def _compile() -> Kernels | None:
     if os.environ.get("NEO_ALF_NUMBA", "1").strip().lower() in ("0", "false", "no", "off"):
         return None
     try:
@@ -184,18 +189,12 @@ def _compile() -> SimpleNamespace | None:
             order[j] = start + i
             fill[k] = j + 1
 
-    kernels = SimpleNamespace(
-        name="numba",
-        count_into=count_into,
-        select=select,
-        scatter_values=scatter_values,
-        scatter_rows=scatter_rows,
-    )
+    kernels = Kernels("numba", count_into, select, scatter_values, scatter_rows)
     _warm(kernels)
     return kernels
 
 
-def _warm(kernels: SimpleNamespace) -> None:
+def _warm(kernels: Kernels) -> None:
     """Load from Numba's on-disk cache (or compile, on the very first run) the usual signatures:
     uint32/int32 cluster indices and int64 unit positions (sparse ids), float64 seconds, int32 rows.
     Others compile on first use and are cached too."""
