@@ -263,9 +263,8 @@ class SpikeIndex:
 
     def _only_unit(self, t_start, t_stop):
         """Every spike is one unit: searchsorted straight on spikes.times (sorted by time)."""
-        if not self.sorted:
-            rows = self._ensure(rows=True, times=False)[0]
-            times = _frozen(self._times.take(rows))
+        if not self.sorted:  # recovery: every spike sorted by time, once
+            rows, times = self._ensure(rows=True, times=True)
             i0, i1 = _bounds(times, t_start, t_stop)
             return rows[i0:i1], times[i0:i1]
         times = self._times.open()
@@ -365,7 +364,10 @@ class SpikeIndex:
 
     def _build_both_recovering(self) -> None:
         """Unsorted spike times: sort by unit, then each unit's spikes by time."""
-        order = np.array(self._build_rows())
+        if self._clusters is None:
+            order = np.argsort(self._times.open(), kind="stable")
+        else:
+            order = np.array(self._build_rows())
         times = self._times.take(order) if self._n else np.zeros(0, dtype=self._times.dtype)
         for u in range(self.n_units):
             a, b = int(self.offsets[u]), int(self.offsets[u + 1])

@@ -212,6 +212,20 @@ def test_one_unit_of_everything():
 
 
 @pytest.mark.usefixtures("kernels_backend")
+def test_one_unit_of_unsorted_spikes_is_recovered():
+    times, _ = _spikes()
+    perm = np.random.default_rng(3).permutation(times.size)
+    index = SpikeIndex(times[perm], None)
+    assert not index.sorted
+    for _ in range(2):
+        rows, t = index.window(0, 10.0, 20.0)
+        np.testing.assert_array_equal(t, times[(times >= 10) & (times <= 20)])
+        np.testing.assert_array_equal(times[perm][rows], t)
+        np.testing.assert_array_equal(index.times(0), times)
+        np.testing.assert_array_equal(times[perm][index.rows(0)], times)
+
+
+@pytest.mark.usefixtures("kernels_backend")
 def test_empty_collection():
     index = SpikeIndex(np.zeros(0), np.zeros(0, dtype=np.uint32), n_units=2)
     assert index.counts.tolist() == [0, 0] and index.t_first is None
