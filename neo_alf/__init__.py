@@ -21,6 +21,7 @@ from .errors import (
     AlfNotFoundError,
     AlfPathError,
     AlfRelationError,
+    AlfWarning,
 )
 from .io import AlfIO
 from .loaders import load_dataset, load_object
@@ -45,6 +46,7 @@ __all__ = [
     "AlfRawIO",
     "AlfRelationError",
     "AlfSession",
+    "AlfWarning",
     "Dataset",
     "__version__",
     "load_dataset",

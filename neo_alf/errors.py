@@ -25,6 +25,7 @@ __all__ = [
     "AlfNotFoundError",
     "AlfPathError",
     "AlfRelationError",
+    "AlfWarning",
 ]
 
 
@@ -114,3 +115,20 @@ class AlfDownloadError(AlfError):
 
 class AlfHashError(AlfDownloadError):
     """A fetched file's size or md5 is not the one the datasets table gives."""
+
+
+class AlfWarning(UserWarning):
+    """A dataset or object breaks a rule and was left out (tolerant mode); the rest stands.
+
+    Raised as :class:`AlfError` instead when a reader is opened with ``strict=True``. The
+    warning's message is the error's: it names the file(s) and the rule.
+
+    Attributes
+    ----------
+    error : AlfError or None
+        The problem that was tolerated.
+    """
+
+    def __init__(self, message: str, error: AlfError | None = None):
+        super().__init__(message)
+        self.error = error
