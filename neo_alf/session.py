@@ -14,6 +14,8 @@ the rest of the session stays readable.
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,7 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import readers
+from . import readers, rules, tables
 from .errors import (
     AlfAmbiguousError,
     AlfDimensionError,
@@ -33,7 +35,7 @@ from .errors import (
     AlfNameError,
     AlfNotFoundError,
     AlfPathError,
-    AlfRelationError,
+    AlfWarning,
 )
 from .spec import AlfName, SessionParts, is_time_attribute, parse_rel_path, parse_session_path
 
@@ -45,7 +47,21 @@ __all__ = [
     "DatasetFile",
     "ObjectData",
     "ObjectKind",
+    "TableColumn",
 ]
+
+# Files of a SpikeGLX recording as IBL stores them (``_spikeglx_ephysData_g0_t0.imec0.ap.cbin``,
+# ``.ch``, ``.meta``, ``.imec0.sync.npy``, ``.imec0.timestamps.npy``, ``.imec0.wiring.json``, ``.nidq.*``):
+# ALF would parse them as one object ``ephysData_g0_t0`` with an attribute ``imec0``. They are raw
+# recordings, described by their ``.meta``, not ALF datasets.
+_SPIKEGLX_FILE = re.compile(r"^_spikeglx_[^.]+\.(imec\d*|nidq)(\.[^.]+)*\.(cbin|bin|ch|meta|npy|json)$")
+# A folder shaped like a session (``subject/yyyy-mm-dd/nnn``) inside the folder being read.
+_NESTED_SESSION = re.compile(r"(^|/)[^/]+/\d{4}-\d{2}-\d{2}/\d{1,3}$")
+
+
+def is_raw_recording_file(filename: str) -> bool:
+    """True for a file of a SpikeGLX recording group (read as raw data, not as an ALF dataset)."""
+    return bool(_SPIKEGLX_FILE.match(filename))
 
 ObjectKind = Literal["continuous", "intervals", "events", "table"]
 
@@ -195,9 +211,126 @@ class Dataset:
         return ConcatenatedRows(arrays)
 
     def load(self) -> Any:
-        """Read the data: a read-only memmap for single ``.npy``/``.bin`` files, parts concatenated."""
+        """Read the data: a read-only memmap for single ``.npy``/``.bin`` files, parts concatenated.
+
+        A file neo-alf does not read (see :attr:`readable`) gives its path, as ONE-api does.
+        """
+        if not self.readable:
+            self._check()
+            return self.paths[0] if len(self.files) == 1 else self.paths
         data = self.open()
         return np.asarray(data) if isinstance(data, ConcatenatedRows) else data
+
+    @cached_property
+    def readable(self) -> bool:
+        """False for files neo-alf does not read: no reader for the extension (mp4, flac, zip, yaml ...),
+        or a ``.bin`` without its ``*.metadata.json``. Such files are listed, never opened."""
+        fmt = readers.READERS.get(self.extension.lower())
+        if fmt is None:
+            return False
+        return not fmt.needs_metadata or bool(self.metadata_files)
+
+    @property
+    def is_table(self) -> bool:
+        """True for ``table`` attributes (``_ibl_trials.table.pqt``), whose columns are attributes."""
+        return tables.is_table_key(self.key) and self.extension.lower() in ("pqt", "csv", "tsv", "ssv")
+
+    @cached_property
+    def table_attributes(self) -> dict[str, np.ndarray]:
+        """A table's columns as its object's attributes (ONE-api's merge: pairs joined), read once."""
+        self._check()
+        parts = [tables.load_columns(f.path) for f in self.files]
+        columns = parts[0]
+        if len(parts) > 1:
+            names = list(columns)
+            for f, p in zip(self.files, parts, strict=True):
+                if list(p) != names:
+                    raise AlfDimensionError(
+                        "parts of one table have different columns",
+                        [self.files[0].path, f.path],
+                        rule="parts are concatenated along rows",
+                    )
+            columns = {n: np.concatenate([p[n] for p in parts]) for n in names}
+        return tables.expand_table(columns, self.key)
+
+    @cached_property
+    def table_attribute_names(self) -> list[str]:
+        """The attribute names the table gives its object, from its schema or header row only."""
+        self._check()
+        return tables.expanded_names(tables.column_names(self.files[0].path), self.key)
+
+
+class TableColumn:
+    """One attribute of an object that comes from a column (or a column pair) of its ``table``.
+
+    It answers as a :class:`Dataset` does (``key``, ``shape``, ``rows``, ``load``, ``paths`` ...), so
+    the rest of neo-alf treats ``_ibl_trials.table.pqt`` columns and ``_ibl_trials.*.npy`` files alike.
+    """
+
+    def __init__(self, table: Dataset, key: str):
+        self.table = table
+        self.key = key
+        self.collection = table.collection
+        self.revision = table.revision
+        self.files = table.files
+        self.metadata_files: dict = {}
+        self.metadata = None
+        self.readable = True
+        self.is_table = False
+        self.is_multipart = False
+
+    @property
+    def error(self) -> AlfError | None:
+        return self.table.error
+
+    @property
+    def name(self) -> AlfName:
+        return self.table.name
+
+    @property
+    def attribute(self) -> str:
+        suffix = f"_{self.table.timescale}" if self.table.timescale else ""
+        return self.key[: len(self.key) - len(suffix)] if suffix and self.key.endswith(suffix) else self.key
+
+    @property
+    def timescale(self) -> str | None:
+        return self.table.timescale
+
+    @property
+    def extension(self) -> str:
+        return self.table.extension
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        return self.table.paths
+
+    @property
+    def rel_paths(self) -> tuple[str, ...]:
+        return self.table.rel_paths
+
+    @property
+    def is_universal_time(self) -> bool:
+        return is_time_attribute(self.attribute, self.timescale)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.load().shape
+
+    @property
+    def rows(self) -> int:
+        return self.shape[0]
+
+    def _check(self) -> None:
+        self.table._check()
+
+    def open(self) -> np.ndarray:
+        return self.table.table_attributes[self.key]
+
+    def load(self) -> np.ndarray:
+        return self.table.table_attributes[self.key]
+
+    def __repr__(self) -> str:
+        return f"TableColumn({self.key!r} of {', '.join(self.rel_paths)})"
 
 
 class ConcatenatedRows:
@@ -253,20 +386,60 @@ class AlfObject:
         return {d.name.namespace for d in self.datasets.values() if d.name.namespace}
 
     @property
+    def attributes(self) -> dict[str, Dataset | TableColumn]:
+        """The object's attributes as ALF and ONE-api see them: every readable dataset, with the
+        columns of a ``table`` attribute merged in (they replace same-named files, as in ONE-api).
+
+        Reading a table's column names opens its schema or header row; nothing else is read.
+        A table that cannot be read stays a dataset (reading it raises, naming the file).
+        """
+        out: dict[str, Dataset | TableColumn] = {}
+        for key, d in sorted(self.datasets.items()):
+            if d.readable and not d.is_table:
+                out[key] = d
+        for key, d in sorted(self.datasets.items()):
+            if not (d.readable and d.is_table):
+                continue
+            try:
+                names = d.table_attribute_names
+            except AlfError:
+                out[key] = d
+                continue
+            for name in names:
+                out[name] = TableColumn(d, name)
+        return out
+
+    @property
+    def unread(self) -> dict[str, Dataset]:
+        """Datasets neo-alf does not read (mp4, flac, zip, a ``.bin`` without metadata ...)."""
+        return {k: d for k, d in self.datasets.items() if not d.readable}
+
+    @property
     def kind(self) -> ObjectKind:
         """``continuous`` (has ``timestamps``), ``intervals``, ``events`` (has ``times``) or ``table``."""
-        if "timestamps" in self.datasets:
+        keys = self.datasets.keys() | self._table_keys()
+        if "timestamps" in keys:
             return "continuous"
-        if "intervals" in self.datasets:
+        if "intervals" in keys:
             return "intervals"
-        if "times" in self.datasets:
+        if "times" in keys:
             return "events"
         return "table"
 
+    def _table_keys(self) -> set[str]:
+        names: set[str] = set()
+        for d in self.datasets.values():
+            if d.readable and d.is_table:
+                try:
+                    names.update(d.table_attribute_names)
+                except AlfError:
+                    pass
+        return names
+
     @property
-    def row_datasets(self) -> dict[str, Dataset]:
+    def row_datasets(self) -> dict[str, Dataset | TableColumn]:
         """The attributes that must share the object's row count (all but ``timestamps*``)."""
-        return {k: d for k, d in self.datasets.items() if d.attribute != "timestamps"}
+        return {k: d for k, d in self.attributes.items() if d.attribute != "timestamps"}
 
     @property
     def rows(self) -> int | None:
@@ -278,8 +451,13 @@ class AlfObject:
         counts = {k: d.rows for k, d in self.row_datasets.items()}
         counts = {k: n for k, n in counts.items() if n is not None}
         if len(set(counts.values())) > 1:
-            detail = ", ".join(f"{k}: {n}" for k, n in sorted(counts.items()))
-            paths = [p for k in sorted(counts) for p in self.datasets[k].paths]
+            # name the attributes that differ from the most common row count (the odd ones out)
+            values = list(counts.values())
+            usual = max(set(values), key=lambda n: (values.count(n), n))
+            odd = sorted(k for k, n in counts.items() if n != usual)
+            detail = ", ".join(f"{k}: {counts[k]}" for k in odd) + f"; the others: {usual}"
+            attributes = self.attributes
+            paths = list(dict.fromkeys(p for k in odd for p in attributes[k].paths))
             raise AlfDimensionError(
                 f"attributes of object {self.name!r} have different row counts ({detail})",
                 paths,
@@ -287,24 +465,44 @@ class AlfObject:
             )
         return next(iter(counts.values()), None)
 
-    def __getitem__(self, key: str) -> Dataset:
-        try:
-            return self.datasets[key]
-        except KeyError:
-            raise AlfNotFoundError(
-                f"object {self.name!r} has no attribute {key!r} (it has {', '.join(sorted(self.datasets))})",
-                self.collection or ".",
-            ) from None
+    def __getitem__(self, key: str) -> Dataset | TableColumn:
+        found = self.datasets.get(key)
+        if found is not None and (not found.readable or not found.is_table):
+            return found
+        attributes = self.attributes
+        if key in attributes:
+            return attributes[key]
+        if found is not None:
+            return found
+        raise AlfNotFoundError(
+            f"object {self.name!r} has no attribute {key!r} (it has {', '.join(sorted(attributes))})",
+            self.collection or ".",
+        )
 
     def __contains__(self, key: str) -> bool:
-        return key in self.datasets
+        return key in self.datasets or key in self._table_keys()
 
-    def load(self) -> ObjectData:
-        """Every attribute, checked for equal rows, as an :class:`ObjectData` dict."""
-        self.check_rows()
-        data = ObjectData({k: d.load() for k, d in sorted(self.datasets.items())})
-        data.metadata = {k: d.metadata for k, d in self.datasets.items() if d.metadata is not None}
-        data.files = {k: d.paths for k, d in self.datasets.items()}
+    def load(self, strict: bool = True) -> ObjectData:
+        """Every attribute as an :class:`ObjectData` dict; files neo-alf does not read as paths.
+
+        Parameters
+        ----------
+        strict : bool
+            Raise :class:`AlfDimensionError` when attributes have different row counts; with False,
+            warn (:class:`AlfWarning`) and load them, as ONE-api does.
+        """
+        try:
+            self.check_rows()
+        except AlfDimensionError as err:
+            if strict:
+                raise
+            warnings.warn(AlfWarning(str(err), err), stacklevel=3)
+        attributes = self.attributes
+        data = ObjectData({k: d.load() for k, d in sorted(attributes.items())})
+        for k, d in sorted(self.unread.items()):
+            data[k] = d.load()
+        data.metadata = {k: d.metadata for k, d in attributes.items() if d.metadata is not None}
+        data.files = {k: d.paths for k, d in {**self.unread, **attributes}.items()}
         return data
 
 
@@ -341,6 +539,9 @@ class AlfSession:
         lab, subject, date and number, when the folder path has the session shape.
     ignored : list of str
         Relative paths of files that are not ALF datasets (no error: sessions hold other files too).
+    raw_files : list of str
+        Relative paths of the files of raw recordings (SpikeGLX ``.cbin``/``.bin``/``.ch``/``.meta``,
+        their ``sync.npy``/``timestamps.npy``/``wiring.json``), read as recordings, not as ALF datasets.
     problems : list of AlfError
         Rules broken that the scan itself found (bad folder names, symlinked folders, duplicates).
     """
@@ -355,6 +556,7 @@ class AlfSession:
         except AlfNameError:
             self.parts = None
         self.ignored: list[str] = []
+        self.raw_files: list[str] = []
         self.problems: list[AlfError] = []
         self._metadata: dict[tuple, Path] = {}
         files = list(self._scan())
@@ -369,20 +571,41 @@ class AlfSession:
     def _scan(self) -> Iterator[DatasetFile]:
         root = self.path
         real_root = os.path.realpath(root)
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+
+        def unreadable_folder(err: OSError) -> None:
+            # a collection or revision folder that cannot be listed would silently hide data (or
+            # serve an older revision): it is a problem of the session, reported with its path
+            self.problems.append(
+                AlfPathError(
+                    f"cannot be listed ({err.strerror or err})",
+                    err.filename or root,
+                    rule=rules.RULES["readable_folder"],
+                )
+            )
+
+        nested: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable_folder, followlinks=False):
             dirnames.sort()
+            rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+            if rel_dir != "." and _NESTED_SESSION.search(rel_dir):
+                nested.append(rel_dir)
+                dirnames[:] = []  # another session: not part of this one
+                continue
             for d in dirnames:
                 if os.path.islink(os.path.join(dirpath, d)):
                     self.problems.append(
                         AlfPathError(
                             "is a symlinked folder; it is not followed",
                             os.path.join(dirpath, d),
-                            rule="datasets stay in their session folder",
+                            rule=rules.RULES["in_session"],
                         )
                     )
             for fname in sorted(filenames):
                 full = os.path.join(dirpath, fname)
                 rel = os.path.relpath(full, root).replace(os.sep, "/")
+                if is_raw_recording_file(fname):
+                    self.raw_files.append(rel)
+                    continue
                 try:
                     parsed = parse_rel_path(rel)
                 except AlfNameError as err:
@@ -401,6 +624,13 @@ class AlfSession:
                     self._metadata[(*key, core.part_key)] = Path(full)
                     continue
                 yield DatasetFile(Path(full), rel, parsed.collection, parsed.revision, name, outside)
+        if nested:
+            shown = ", ".join(nested[:5]) + (f" and {len(nested) - 5} more" if len(nested) > 5 else "")
+            raise AlfAmbiguousError(
+                f"holds {len(nested)} session folder(s) ({shown}); open one of them",
+                root,
+                rule=rules.RULES["one_session"],
+            )
 
     def _build_objects(self, files: list[DatasetFile]) -> dict[tuple[str, str], AlfObject]:
         # identity of a dataset: collection, object, attribute, timescale (namespace and extension
@@ -531,154 +761,66 @@ class AlfSession:
             raise AlfNameError(f"{dataset!r} is not object.attribute", self.path, rule="object.attribute")
         return self.object(obj, collection)[attr]
 
-    def load_object(self, name: str, collection: str | None = None) -> ObjectData:
-        """Every attribute of one object, multi-part datasets joined, after checking the object's rules.
+    def load_object(self, name: str, collection: str | None = None, strict: bool = False) -> ObjectData:
+        """Every attribute of one object, multi-part datasets joined, as ONE-api loads it.
 
-        Checked: equal rows, ``intervals`` with two columns, numeric times, ``timestamps`` shape and
-        order, relation attributes (``spikes.clusters``) holding row indices of their target.
-        Values are returned as stored otherwise: NaN times (IBL trials have them) and unsorted
-        times are the data's, not errors of the array layer.
+        Like ONE-api, attributes whose row counts differ are loaded with a warning
+        (:class:`AlfWarning`), files neo-alf does not read are returned as paths, and a ``table``
+        attribute's columns are merged into the object. Raised whatever ``strict`` says: a file that
+        cannot be read (truncated, corrupt), times that are not numbers, intervals without two
+        columns, a relation (``spikes.clusters``) pointing outside its target. NaN and unsorted
+        times are returned as stored.
+
+        Parameters
+        ----------
+        strict : bool
+            Raise on rows that differ too, instead of warning.
         """
         obj = self.object(name, collection)
-        obj.check_rows()
-        for check in (_check_times, _check_relations):
-            errors = check(self, obj)
-            if errors:
-                raise errors[0]
-        return obj.load()
+        for attr in obj.attributes.values():
+            if attr.is_universal_time:
+                rules.event_times(attr)
+            elif attr.attribute != "timestamps":
+                target = rules.is_relation(self, obj, attr)
+                if target is not None:
+                    rules.check_relation(attr.load(), target.check_rows(), attr.paths, target)
+        return obj.load(strict=strict)
 
     # ----------------------------------------------------------------------------------- validation
 
-    def validate(self) -> list[AlfError]:
+    @property
+    def unread(self) -> list[str]:
+        """Relative paths of ALF-named files neo-alf does not read (mp4, flac, zip, yaml, a ``.bin``
+        without metadata ...): listed, never opened; ``load_object`` gives their paths."""
+        return sorted(r for o in self.objects for d in o.unread.values() for r in d.rel_paths)
+
+    def validate(self, notes: list[str] | None = None) -> list[AlfError]:
         """Check every rule this session can break, reading what it must; never raises.
+
+        Parameters
+        ----------
+        notes : list, optional
+            When given, receives what is not an error: files neo-alf does not read, files that are
+            not ALF names, and departures from the rules that IBL publishes and ONE-api tolerates
+            (:data:`neo_alf.rules.KNOWN_QUIRKS`).
 
         Returns
         -------
         list of AlfError
             Empty when the session is valid. Checked: names and folders, duplicates, readable
-            files and metadata, equal rows within each object, 2-column ``intervals``,
-            ``timestamps`` shape and order, numeric times, relation indices in range.
+            files and metadata, equal rows within each object, times and intervals (numeric,
+            shape, order), ``timestamps`` (shape, finite, increasing), relation indices in range.
         """
         errors: list[AlfError] = list(self.problems)
+        found_notes = [f"{r}: not read by neo-alf (no reader for this file type)" for r in self.unread]
+        found_notes += [f"{r}: not an ALF dataset name" for r in self.ignored]
         for obj in self.objects:
-            for dataset in obj.datasets.values():
-                if dataset.error is not None:
-                    continue
-                try:
-                    dataset.shape  # noqa: B018 - reads headers, metadata
-                except AlfError as err:
-                    errors.append(err)
-            for check in (_check_rows, _check_times, _check_relations):
-                errors.extend(check(self, obj))
+            try:
+                obj_errors, obj_notes = rules.check_object(self, obj)
+            except AlfError as err:  # pragma: no cover - check_object collects; a last guard
+                obj_errors, obj_notes = [err], []
+            errors += obj_errors
+            found_notes += obj_notes
+        if notes is not None:
+            notes.extend(found_notes)
         return errors
-
-
-def _healthy(dataset: Dataset) -> bool:
-    if dataset.error is not None:
-        return False
-    try:
-        dataset.shape  # noqa: B018
-    except AlfError:
-        return False
-    return True
-
-
-def _check_rows(session: AlfSession, obj: AlfObject) -> list[AlfError]:
-    if not all(_healthy(d) for d in obj.row_datasets.values()):
-        return []
-    try:
-        obj.check_rows()
-    except AlfError as err:
-        return [err]
-    return []
-
-
-def _check_times(session: AlfSession, obj: AlfObject) -> list[AlfError]:
-    errors: list[AlfError] = []
-    for dataset in obj.datasets.values():
-        if not _healthy(dataset):
-            continue
-        if dataset.attribute == "timestamps":
-            errors.extend(_check_timestamps(dataset))
-            continue
-        if not dataset.is_universal_time:
-            continue
-        shape = dataset.shape
-        if dataset.attribute.endswith("intervals") and (shape is None or len(shape) != 2 or shape[1] != 2):
-            errors.append(
-                AlfDimensionError(
-                    f"intervals have shape {shape}, not (n, 2)",
-                    dataset.paths,
-                    rule="intervals have two columns: start, end",
-                )
-            )
-        try:
-            data = dataset.load()
-        except AlfError as err:
-            errors.append(err)
-            continue
-        if not isinstance(data, np.ndarray) or data.dtype.kind not in "iuf":
-            errors.append(
-                AlfFormatError("times are not numbers", dataset.paths, rule="times are numeric seconds")
-            )
-    return errors
-
-
-def _check_timestamps(dataset: Dataset) -> list[AlfError]:
-    shape = dataset.shape
-    if shape is None or len(shape) > 2 or (len(shape) == 2 and shape[1] not in (1, 2)):
-        return [
-            AlfDimensionError(
-                f"timestamps have shape {shape}",
-                dataset.paths,
-                rule="timestamps are one time per sample, or (n, 2) sync points [sample, seconds]",
-            )
-        ]
-    data = np.asarray(dataset.load())
-    if data.dtype.kind not in "iuf":
-        return [AlfFormatError("timestamps are not numbers", dataset.paths, rule="timestamps are numeric")]
-    if data.ndim == 2 and data.shape[1] == 2:
-        if np.any(np.diff(data[:, 0]) <= 0) or np.any(np.diff(data[:, 1]) <= 0):
-            return [
-                AlfDimensionError(
-                    "sync points do not increase in both sample and time",
-                    dataset.paths,
-                    rule="sync timestamps increase",
-                )
-            ]
-    return []
-
-
-def _check_relations(session: AlfSession, obj: AlfObject) -> list[AlfError]:
-    errors: list[AlfError] = []
-    for dataset in obj.datasets.values():
-        if dataset.timescale or not _healthy(dataset):
-            continue
-        targets = session.find_objects(dataset.attribute, obj.collection)
-        if not targets:
-            continue
-        target = targets[0]
-        try:
-            n_rows = target.check_rows()
-            values = dataset.load()
-            check_relation(values, n_rows, dataset.paths, target)
-        except AlfError as err:
-            errors.append(err)
-    return errors
-
-
-def check_relation(values: Any, n_rows: int | None, paths, target: AlfObject) -> None:
-    """Raise :class:`AlfRelationError` unless ``values`` are integer row indices of ``target``."""
-    rule = f"{target.name}: attribute named after an object holds 0-based row indices into it"
-    values = np.asarray(values)
-    if values.dtype.kind not in "iu":
-        raise AlfRelationError(
-            f"indices into {target.name!r} are {values.dtype}, not integers", paths, rule=rule
-        )
-    if values.size == 0 or n_rows is None:
-        return
-    lo, hi = int(values.min()), int(values.max())
-    if lo < 0 or hi >= n_rows:
-        raise AlfRelationError(
-            f"indices into {target.name!r} span {lo}..{hi} but it has {n_rows} rows", paths, rule=rule
-        )

@@ -11,6 +11,7 @@ from neo_alf import (
     AlfDimensionError,
     AlfFormatError,
     AlfSession,
+    AlfWarning,
     load_dataset,
     load_object,
 )
@@ -74,11 +75,14 @@ def test_object_in_several_collections_needs_a_collection(make_generated):
         load_object(make_generated("two_probes").path, "spikes")
 
 
-def test_rows_that_differ_raise_naming_the_files(fresh_session):
+def test_rows_that_differ_warn_naming_the_files(fresh_session):
     gen = fresh_session("tiny")
     np.save(gen.path / "alf/_ibl_trials.choice.npy", np.zeros(3))
+    with pytest.warns(AlfWarning, match=r"_ibl_trials\.choice\.npy: .*choice: 3; the others"):
+        trials = load_object(gen.path, "trials")  # as ONE-api: warn and load
+    assert trials["choice"].shape == (3,) and trials["intervals"].shape[0] != 3
     with pytest.raises(AlfDimensionError, match=r"_ibl_trials\.choice\.npy"):
-        load_object(gen.path, "trials")
+        AlfSession(gen.path).load_object("trials", strict=True)
 
 
 def test_truncated_file_raises_naming_it(fresh_session):

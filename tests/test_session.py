@@ -15,6 +15,7 @@ from neo_alf.errors import (
     AlfNotFoundError,
     AlfPathError,
     AlfRelationError,
+    AlfWarning,
 )
 from neo_alf.testing import REVISION
 
@@ -117,8 +118,11 @@ def test_rows_that_differ(tmp_path):
     _npy(tmp_path, "alf/trials.choice.npy", np.zeros(4))
     session = AlfSession(tmp_path)
     with pytest.raises(AlfDimensionError, match="different row counts") as err:
-        session.load_object("trials")
+        session.load_object("trials", strict=True)
     assert "trials.choice.npy" in str(err.value) and "trials.intervals.npy" in str(err.value)
+    with pytest.warns(AlfWarning, match=r"trials\.choice\.npy.*different row counts"):
+        trials = session.load_object("trials")  # as ONE-api: warn, and load what is there
+    assert trials["intervals"].shape == (5, 2) and trials["choice"].shape == (4,)
     assert [type(e) for e in session.validate()] == [AlfDimensionError]
 
 
