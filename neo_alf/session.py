@@ -455,7 +455,11 @@ class AlfObject:
             values = list(counts.values())
             usual = max(set(values), key=lambda n: (values.count(n), n))
             odd = sorted(k for k, n in counts.items() if n != usual)
-            detail = ", ".join(f"{k}: {counts[k]}" for k in odd) + f"; the others: {usual}"
+            if values.count(usual) == 1:  # no majority: every attribute is in question
+                odd = sorted(counts)
+                detail = ", ".join(f"{k}: {counts[k]}" for k in odd)
+            else:
+                detail = ", ".join(f"{k}: {counts[k]}" for k in odd) + f"; the others: {usual}"
             attributes = self.attributes
             paths = list(dict.fromkeys(p for k in odd for p in attributes[k].paths))
             raise AlfDimensionError(
