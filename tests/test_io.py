@@ -6,6 +6,7 @@ import neo
 import numpy as np
 import pytest
 import quantities as pq
+from neo import utils as neo_utils
 from neo.io.proxyobjects import AnalogSignalProxy, EpochProxy, EventProxy, SpikeTrainProxy
 from neo.test.tools import assert_neo_object_is_compliant, assert_sub_schema_is_lazy_loaded
 
@@ -38,8 +39,8 @@ def test_block_structure(tiny):
     assert sorted(a.name for a in seg.analogsignals) == ["alf/headTracking", "raw_ephys_data/probe00/lfp"]
     assert [s.name for s in seg.irregularlysampledsignals] == ["alf/wheel"]
     assert len(seg.events) == 7 and sorted(e.name for e in seg.epochs) == [
-        "trials.intervals",
-        "wheelMoves.intervals",
+        "alf/trials.intervals",
+        "alf/wheelMoves.intervals",
     ]
     assert block.annotations["subject"] == "KS023" and block.annotations["number"] == 1
     assert block.annotations["session_path"] == str(gen.path)
@@ -51,7 +52,7 @@ def test_spiketrains_share_the_segment_span(tiny):
     seg = block.segments[0]
     for st in seg.spiketrains:
         assert st.units == pq.s and st.dtype == np.float64
-        assert st.t_start == gen.truth["t_start"] * pq.s and st.t_stop == gen.truth["t_stop"] * pq.s
+        assert st.t_start == 0.0 * pq.s and st.t_stop == gen.truth["t_stop"] * pq.s
     assert len({float(st.t_stop) for st in seg.spiketrains}) == 1
 
 
@@ -112,7 +113,7 @@ def test_irregular_signal(tiny):
 def test_epochs_and_events(tiny):
     gen, block = tiny
     seg = block.segments[0]
-    trials = _by_name(seg.epochs, "trials.intervals")
+    trials = _by_name(seg.epochs, "alf/trials.intervals")
     intervals = np.array(gen.truth["trials"]["intervals"])
     np.testing.assert_allclose(trials.times.magnitude, intervals[:, 0])
     np.testing.assert_allclose(trials.durations.magnitude, intervals[:, 1] - intervals[:, 0])
@@ -120,19 +121,24 @@ def test_epochs_and_events(tiny):
     np.testing.assert_array_equal(
         trials.array_annotations["contrastLeft"], gen.truth["trials"]["contrastLeft"]
     )
-    assert list(trials.labels[:3]) == ["0", "1", "2"]
-    licks = _by_name(seg.events, "licks.times")
+    assert list(trials.labels[:3]) == ["", "", ""]  # labels come from a text attribute only
+    assert list(trials.array_annotations["row"][:3]) == [0, 1, 2]
+    licks = _by_name(seg.events, "alf/licks.times")
     assert len(licks) == gen.truth["licks"]["n"]
     assert licks.annotations["collection"] == "alf" and licks.annotations["alf_attribute"] == "times"
 
 
 def test_nan_event_times(tiny):
     gen, block = tiny
-    moves = _by_name(block.segments[0].events, "trials.firstMovement_times")
-    assert len(moves) == gen.truth["trials"]["n"]
-    assert int(np.isnan(moves.magnitude).sum()) == gen.truth["trials"]["n_nan_first_movement"]
-    sliced = moves.time_slice(block.segments[0].t_start, block.segments[0].t_stop)
-    assert not np.isnan(sliced.magnitude).any()  # a time slice keeps only real times
+    moves = _by_name(block.segments[0].events, "alf/trials.firstMovement_times")
+    # Neo times are never NaN: no-go trials leave the Event, `row` keeps the rest aligned
+    assert len(moves) == gen.truth["trials"]["n"] - gen.truth["trials"]["n_nan_first_movement"]
+    assert np.isfinite(moves.magnitude).all()
+    trials = _by_name(block.segments[0].epochs, "alf/trials.intervals")
+    rows = moves.array_annotations["row"]
+    np.testing.assert_array_equal(moves.array_annotations["choice"], trials.array_annotations["choice"][rows])
+    epochs = neo_utils.add_epoch(block.segments[0], moves, pre=-0.1 * pq.s, post=0.2 * pq.s, attach_result=False)
+    assert len(epochs) == len(moves)  # worked on NaN times before: Neo's add_epoch crashed
 
 
 def test_lazy_block_has_proxies(make_generated):
@@ -162,8 +168,8 @@ def test_lazy_time_slices_match_eager(tiny, make_generated):
     i0 = round((3.0 - float(lfp.t_start)) * float(lfp.sampling_rate))
     np.testing.assert_array_equal(part.magnitude, lfp.magnitude[i0 : i0 + part.shape[0]])
     assert part.shape[0] == pytest.approx(4.5 * float(lfp.sampling_rate), abs=1)
-    trials = _by_name(lazy.epochs, "trials.intervals").load(time_slice=window)
-    full = _by_name(seg.epochs, "trials.intervals")
+    trials = _by_name(lazy.epochs, "alf/trials.intervals").load(time_slice=window)
+    full = _by_name(seg.epochs, "alf/trials.intervals")
     keep = (full.magnitude >= 3.0) & (full.magnitude <= 7.5)
     np.testing.assert_array_equal(trials.array_annotations["choice"], full.array_annotations["choice"][keep])
     wheel = lazy.irregularlysampledsignals[0].load(time_slice=window)

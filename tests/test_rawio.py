@@ -11,7 +11,7 @@ from neo.test.rawiotest import rawio_compliance
 
 import neo_alf
 from neo_alf import AlfRawIO
-from neo_alf.errors import AlfDimensionError, AlfFormatError, AlfRelationError
+from neo_alf.errors import AlfDimensionError, AlfFormatError, AlfRelationError, AlfWarning
 from neo_alf.testing import TEST_PRESETS
 
 from .conftest import snapshot
@@ -67,7 +67,7 @@ def test_header_counts(make_generated):
     assert reader.spike_channels_count() == n_units
     assert reader.block_count() == 1 and reader.segment_count(0) == 1
     assert list(reader.header["signal_streams"]["id"]) == ["alf/headTracking", "raw_ephys_data/probe00/lfp"]
-    assert [s.object.name for s in reader.irregular_signals] == ["wheel"]
+    assert [s.object for s in reader.layout.irregular] == ["wheel"]
 
 
 def test_units_against_ground_truth(make_generated):
@@ -169,50 +169,57 @@ def test_events_and_epochs(make_generated):
     gen = make_generated("tiny")
     reader = _reader(gen.path)
     names = list(reader.header["event_channels"]["name"])
-    assert "trials.goCue_times_bpod" not in names  # a timescale variant is never session time
-    assert sorted(names) == sorted(
+    assert "alf/trials.goCue_times_bpod" not in names  # a timescale variant is never session time
+    assert sorted(names) == sorted(  # names carry the collection: unique across task collections
         [
-            "leftCamera.times",
-            "licks.times",
-            "trials.feedback_times",
-            "trials.firstMovement_times",
-            "trials.goCue_times",
-            "trials.intervals",
-            "trials.response_times",
-            "trials.stimOn_times",
-            "wheelMoves.intervals",
+            "alf/leftCamera.times",
+            "alf/licks.times",
+            "alf/trials.feedback_times",
+            "alf/trials.firstMovement_times",
+            "alf/trials.goCue_times",
+            "alf/trials.intervals",
+            "alf/trials.response_times",
+            "alf/trials.stimOn_times",
+            "alf/wheelMoves.intervals",
         ]
     )
-    trials = _channel(reader, "trials.intervals")
+    trials = _channel(reader, "alf/trials.intervals")
     assert reader.header["event_channels"]["type"][trials] == b"epoch"
     assert reader.event_count(event_channel_index=trials) == gen.truth["trials"]["n"]
     times, durations, labels = reader.get_event_timestamps(event_channel_index=trials)
     intervals = np.array(gen.truth["trials"]["intervals"])
     np.testing.assert_allclose(times, intervals[:, 0])
     np.testing.assert_allclose(durations, intervals[:, 1] - intervals[:, 0])
-    assert labels[0] == "0"
+    assert labels.shape == times.shape and labels[0] == ""  # no text attribute: no per-row strings
     arrays = reader.raw_annotations["blocks"][0]["segments"][0]["events"][trials]["__array_annotations__"]
     np.testing.assert_array_equal(arrays["choice"], gen.truth["trials"]["choice"])
+    np.testing.assert_array_equal(arrays["row"], np.arange(gen.truth["trials"]["n"]))
     assert "stimOn_times" in arrays and "intervals" not in arrays
-    licks = _channel(reader, "licks.times")
+    licks = _channel(reader, "alf/licks.times")
     assert reader.event_count(event_channel_index=licks) == gen.truth["licks"]["n"]  # two parts joined
 
 
-def test_nan_event_times_are_kept(make_generated):
+def test_nan_event_times_leave_the_event_and_rows_keep_alignment(make_generated):
     gen = make_generated("tiny")
     reader = _reader(gen.path)
-    channel = _channel(reader, "trials.firstMovement_times")
+    channel = _channel(reader, "alf/trials.firstMovement_times")
     times, durations, _ = reader.get_event_timestamps(event_channel_index=channel)
-    assert durations is None
-    assert times.size == gen.truth["trials"]["n"]
-    assert int(np.isnan(times).sum()) == gen.truth["trials"]["n_nan_first_movement"] > 0
+    assert durations is None and np.isfinite(times).all()  # Neo times are never NaN
+    n, n_nan = gen.truth["trials"]["n"], gen.truth["trials"]["n_nan_first_movement"]
+    assert n_nan > 0 and times.size == n - n_nan
+    arrays = reader.raw_annotations["blocks"][0]["segments"][0]["events"][channel]["__array_annotations__"]
+    stored = np.load(gen.path / "alf/_ibl_trials.firstMovement_times.npy")
+    np.testing.assert_array_equal(arrays["row"], np.flatnonzero(np.isfinite(stored)))
+    np.testing.assert_array_equal(times, stored[arrays["row"]])
+    np.testing.assert_array_equal(arrays["choice"], np.asarray(gen.truth["trials"]["choice"])[arrays["row"]])
 
 
 def test_segment_span_covers_everything(make_generated):
     for preset in ["tiny", "only_spikes"]:
         gen = make_generated(preset)
         reader = _reader(gen.path)
-        assert reader.segment_t_start(0, 0) == pytest.approx(gen.truth["t_start"])
+        # ALF times count from the start of the experiment: the Segment starts at 0 s
+        assert gen.truth["t_start"] > 0 and reader.segment_t_start(0, 0) == 0.0
         assert reader.segment_t_stop(0, 0) == pytest.approx(gen.truth["t_stop"])
 
 
@@ -222,7 +229,7 @@ def test_revision_and_collections(make_generated):
     old = _reader(gen.path, revision="2000-01-01")
     first = [old.get_spike_timestamps(spike_channel_index=i)[:1] for i in range(truth["n_clusters"])]
     assert min(f[0] for f in first if f.size) == truth["unrevised_first_spike"]
-    only = _reader(gen.path, collections=["alf/probe00"])
+    only = _reader(gen.path, collections=["alf/probe00/**"])
     assert only.spike_channels_count() == truth["n_clusters"]
     assert only.event_channels_count() == 0 and only.signal_streams_count() == 0
 
@@ -318,8 +325,8 @@ def test_collinear_sync_points_are_regular_and_kinks_are_not(tmp_path):
     reader = _reader(tmp_path)
     assert list(reader.header["signal_streams"]["id"]) == ["a/sig"]
     assert reader.get_signal_sampling_rate(0) == pytest.approx(1000.0)
-    (irregular,) = reader.irregular_signals
-    assert irregular.object.collection == "b"
+    (irregular,) = reader.layout.irregular
+    assert irregular.collection == "b"
     np.testing.assert_allclose(irregular.timebase.times(999, 1001), [3.1 - 0.6 / 500, 3.1])
 
 
@@ -329,7 +336,7 @@ def test_collinear_sync_points_are_regular_and_kinks_are_not(tmp_path):
         (
             {"spikes.times.npy": np.arange(5.0), "spikes.amps.npy": np.zeros(4)},
             AlfDimensionError,
-            "row counts",
+            "same number of rows",
         ),
         (
             {
@@ -363,9 +370,14 @@ def test_collinear_sync_points_are_regular_and_kinks_are_not(tmp_path):
         ),
     ],
 )
-def test_bad_data_raises_at_parse_header(tmp_path, files, error, match):
+def test_bad_data_warns_or_raises_when_strict(tmp_path, files, error, match):
     for name, array in files.items():
         _save(tmp_path / "alf", name, array)
     with pytest.raises(error, match=match) as err:
-        _reader(tmp_path)
+        _reader(tmp_path, strict=True)
     assert "alf/" in str(err.value)
+    with pytest.warns(AlfWarning, match=match) as caught:
+        reader = _reader(tmp_path)  # tolerant: left out, named, listed; the rest stands
+    assert any("alf/" in str(w.message) for w in caught)
+    assert len(reader.problems) >= 1 and isinstance(reader.problems[0], error)
+    assert any(match in p for p in reader.raw_annotations["blocks"][0]["alf_problems"])

@@ -32,6 +32,7 @@ from neo.io.proxyobjects import AnalogSignalProxy, check_annotations
 
 from ..errors import AlfNotFoundError
 from ..rawio.alfrawio import AlfRawIO
+from ..session import AlfSession
 from .proxies import AlfEpochProxy, AlfEventProxy, AlfSpikeTrainProxy, IrregularlySampledSignalProxy
 
 __all__ = ["AlfIO"]
@@ -45,13 +46,19 @@ class AlfIO(AlfRawIO, BaseFromRaw):
     dirname : str or path-like
         The session folder.
     collections : iterable of str, optional
-        Only these collections (and those below them); default: all.
+        Exactly these collections (``"alf/probe00/**"`` adds those below one); default: all.
     revision : str, optional
         Per dataset, this revision or the last one before it; default: the newest.
     spike_array_annotations : bool
         Give each SpikeTrain its spikes' attributes (``amps``, ``depths``...) as array annotations.
     eid : str, optional
         The session's experiment id, put in the Block annotations (the ONE adapter sets it).
+    strict : bool
+        Raise the first rule broken. By default what breaks a rule is left out with an
+        :class:`~neo_alf.errors.AlfWarning`, listed in ``reader.problems`` and in the Block's
+        ``alf_problems`` annotation; the rest of the session is read.
+    session : AlfSession, optional
+        An already scanned session, instead of ``dirname``.
 
     Examples
     --------
@@ -84,17 +91,21 @@ class AlfIO(AlfRawIO, BaseFromRaw):
 
     def __init__(
         self,
-        dirname: str | os.PathLike,
+        dirname: str | os.PathLike | None = None,
         collections: Iterable[str] | None = None,
         revision: str | None = None,
         spike_array_annotations: bool = True,
         eid: str | None = None,
+        strict: bool = False,
+        session: AlfSession | None = None,
     ):
-        AlfRawIO.__init__(self, dirname=dirname, collections=collections, revision=revision)
+        AlfRawIO.__init__(
+            self, dirname=dirname, collections=collections, revision=revision, strict=strict, session=session
+        )
         self._with_spike_arrays = spike_array_annotations
         self.eid = eid
-        BaseFromRaw.__init__(self, str(dirname))
-        if not self.session.datasets:
+        BaseFromRaw.__init__(self, self.dirname)
+        if not self.session.datasets and not self.session.raw_files:
             raise AlfNotFoundError("no ALF dataset in this folder", self.dirname, rule="ALF file names")
         if eid is not None:
             self.raw_annotations["blocks"][0]["eid"] = str(eid)
@@ -128,18 +139,10 @@ class AlfIO(AlfRawIO, BaseFromRaw):
             self, block_index, lazy, create_group_across_segment, signal_group_mode, load_waveforms
         )
         segment = block.segments[0]
-        for src in self._spike_sources:
-            group = Group(name=src.collection, collection=src.collection)
-            probe = next(
-                (
-                    st.annotations.get("probe")
-                    for st in segment.spiketrains
-                    if st.annotations.get("collection") == src.collection
-                ),
-                None,
-            )
-            if probe:
-                group.annotate(probe=probe)
+        for src in self.layout.spikes:
+            group = Group(name=src.collection or "spikes", collection=src.collection)
+            if src.probe:
+                group.annotate(probe=src.probe)
             group.add(
                 *[st for st in segment.spiketrains if st.annotations.get("collection") == src.collection]
             )
@@ -215,17 +218,17 @@ class AlfIO(AlfRawIO, BaseFromRaw):
 
     def _irregular_proxies(self) -> list[IrregularlySampledSignalProxy]:
         proxies = []
-        for index, signal in enumerate(self.irregular_signals):
-            info = self.irregular_channels(signal)
+        for index, signal in enumerate(self.layout.irregular):
+            info = signal.channels
             units = list(dict.fromkeys(c.units for c in info))  # group channels by units, keeping order
-            base = f"{signal.object.collection}/{signal.object.name}".lstrip("/")
+            base = signal.name
             for u in units:
                 channels = [i for i, c in enumerate(info) if c.units == u]
                 name = base if len(units) == 1 else f"{base} ({u})"
                 annotations = {
-                    "collection": signal.object.collection,
-                    "alf_object": signal.object.name,
-                    "timestamps": signal.object["timestamps"].rel_paths[0],
+                    "collection": signal.collection,
+                    "alf_object": signal.object,
+                    "timestamps": signal.timestamps,
                 }
                 arrays: dict[str, Any] = {
                     "channel_names": np.array([info[i].name for i in channels]),

@@ -13,7 +13,14 @@ import numpy as np
 import quantities as pq
 from neo.core import IrregularlySampledSignal
 from neo.core.baseneo import BaseNeo
-from neo.io.proxyobjects import BaseProxy, EpochProxy, EventProxy, SpikeTrainProxy, prepare_time_slice
+from neo.io.proxyobjects import (
+    BaseProxy,
+    EpochProxy,
+    EventProxy,
+    SpikeTrainProxy,
+    consolidate_time_slice,
+    prepare_time_slice,
+)
 
 __all__ = ["AlfEpochProxy", "AlfEventProxy", "AlfSpikeTrainProxy", "IrregularlySampledSignalProxy"]
 
@@ -29,7 +36,8 @@ class AlfSpikeTrainProxy(SpikeTrainProxy):
         self._with_arrays = spike_array_annotations
 
     def load(self, time_slice=None, strict_slicing=True, magnitude_mode="rescaled", load_waveforms=False):
-        sptr = super().load(time_slice, strict_slicing, magnitude_mode, load_waveforms)
+        # ALF sortings carry no per-spike waveforms: load_waveforms=True gives none (no error)
+        sptr = super().load(time_slice, strict_slicing, magnitude_mode, load_waveforms=False)
         if not sptr.flags.writeable:
             sptr = sptr.copy()
         if self._with_arrays:
@@ -68,7 +76,7 @@ class IrregularlySampledSignalProxy(BaseProxy):
     rawio : AlfRawIO
         The reader (parsed).
     signal_index : int
-        Index into ``rawio.irregular_signals``.
+        Index into ``rawio.layout.irregular``.
     channels : list of int
         Which of the object's channels (columns of its numeric attributes) this signal holds.
     units : str
@@ -91,7 +99,7 @@ class IrregularlySampledSignalProxy(BaseProxy):
         array_annotations: dict,
     ):
         self._rawio = rawio
-        self._signal = rawio.irregular_signals[signal_index]
+        self._signal = rawio.layout.irregular[signal_index]
         self._channels = list(channels)
         self.units = pq.Quantity(1.0, units)
         tb = self._signal.timebase
@@ -122,7 +130,15 @@ class IrregularlySampledSignalProxy(BaseProxy):
         return i0, max(i0, i1)
 
     def load(self, time_slice=None, strict_slicing=True) -> IrregularlySampledSignal:
-        """Read the samples within ``time_slice`` (a ``(t_start, t_stop)`` pair, either may be None)."""
+        """Read the samples within ``time_slice`` (a ``(t_start, t_stop)`` pair, either may be None).
+
+        As Neo's proxies: with ``strict_slicing`` a bound outside the Segment raises ``ValueError``;
+        without, it is clipped.
+        """
+        if time_slice is not None:
+            seg_start = self._rawio.segment_t_start(0, 0) * pq.s
+            seg_stop = self._rawio.segment_t_stop(0, 0) * pq.s
+            time_slice = consolidate_time_slice(time_slice, seg_start, seg_stop, strict_slicing)
         i0, i1 = self._window(time_slice)
         times = self._signal.timebase.times(i0, i1)
         data = self._rawio.irregular_chunk(self._signal, i0, i1, self._channels)

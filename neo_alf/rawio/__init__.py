@@ -1,5 +1,5 @@
 """Neo raw IO layer: :class:`AlfRawIO`."""
 
-from .alfrawio import AlfRawIO, IrregularSignal
+from .alfrawio import AlfRawIO
 
-__all__ = ["AlfRawIO", "IrregularSignal"]
+__all__ = ["AlfRawIO"]
