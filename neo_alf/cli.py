@@ -161,10 +161,10 @@ def describe(path: Path) -> dict[str, Any]:
                 "t_start": float(reader.get_signal_t_start(0, 0, i)),
             }
         )
-    for s in reader.irregular_signals:
+    for s in reader.layout.irregular:
         signals.append(
             {
-                "name": f"{s.object.collection}/{s.object.name}".lstrip("/"),
+                "name": s.name,
                 "kind": "IrregularlySampledSignal",
                 "samples": s.timebase.n_samples,
                 "t_start": s.timebase.t_start,

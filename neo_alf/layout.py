@@ -416,9 +416,9 @@ class _Builder:
             why = rules.rows_quirk(obj)
             if why is not None:
                 self.notes.append(f"{err} [tolerated: {why}]")
-            else:
-                self.tolerate(err, f"array annotations of the odd attributes of {obj.collection}/{obj.name}")
-            n_rows = None
+            n_rows = None  # each odd attribute is left out of the annotations, named, below
+        except AlfError:
+            n_rows = None  # a broken attribute: left out of the annotations, named, below
         out = []
         columns: dict[str, np.ndarray] | None = None
         for key, attr in timed:
@@ -463,6 +463,8 @@ class _Builder:
         or mis-sized one is left out (warned), the event keeps its times."""
         out: dict[str, np.ndarray] = {}
         for key, d in sorted(obj.row_datasets.items()):
+            if d.error is not None:
+                continue  # broken while scanning (a duplicate): already a problem of the session
             try:
                 shape = d.shape
             except AlfError as err:

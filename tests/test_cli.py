@@ -43,7 +43,7 @@ def test_info_example(env):
     assert "12 SpikeTrains from alf/probe00/pykilosort" in out.stdout
     assert "AnalogSignal raw_ephys_data/probe00/lfp: 4 channels at 1000 Hz, uV" in out.stdout
     assert "IrregularlySampledSignal alf/wheel" in out.stdout
-    assert "2 Epochs: trials.intervals, wheelMoves.intervals" in out.stdout
+    assert "2 Epochs: alf/trials.intervals, alf/wheelMoves.intervals" in out.stdout
     assert "trials           intervals" in out.stdout
 
 
@@ -142,10 +142,8 @@ def test_errors_are_one_line_with_exit_code_2(env, tmp_path):
     np.save(tmp_path / "bad/spikes.times.npy", np.arange(3.0))
     np.save(tmp_path / "bad/spikes.clusters.npy", np.array([0, 1, 9]))
     np.save(tmp_path / "bad/clusters.depths.npy", np.zeros(2))
-    bad = run(env, "info", str(tmp_path / "bad"))
-    assert bad.returncode == 2 and "spikes.clusters.npy" in bad.stderr and "rule:" in bad.stderr
-    debug = run(env, "--debug", "info", str(tmp_path / "bad"))
-    assert debug.returncode != 0 and "Traceback" in debug.stderr
+    bad = run(env, "info", str(tmp_path / "bad"))  # tolerant: the spikes are left out, named
+    assert bad.returncode == 0 and "spikes.clusters.npy" in bad.stderr and "rule:" in bad.stderr
     wrong = run(env, "convert", "--example", str(tmp_path / "x.mat"))
     assert wrong.returncode == 2 and ".nix" in wrong.stderr
 

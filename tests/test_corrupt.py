@@ -1,9 +1,11 @@
 """Hostile and broken sessions: each fault is applied to a fresh generated session, then read with
 ``AlfIO.read_block`` (eager and lazy, every proxy loaded) and ``neo_alf.load_object``.
 
-Each fault gives an ``AlfError`` subclass naming the file and the rule broken, or a documented,
-tested recovery (docs/reliability.rst). No pickle is ever run; nothing is ever written into the
-session.
+Tolerant by default: each fault gives a Block with everything else (compared with the Block of the
+same session unharmed), an ``AlfWarning`` naming the file and the rule, and the problem listed in the
+Block's ``alf_problems``; with ``strict=True`` the ``AlfError`` subclass is raised as before. Some
+faults are documented, tested recoveries (docs/reliability.rst). No pickle is ever run; nothing is
+ever written into the session.
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ class Fault:
     object: tuple[str, str | None] = ("trials", None)  # what load_object reads
     check: Callable | None = None  # (session_path) -> None, for recoveries
     arrays_as_stored: bool = False  # load_object returns the arrays as stored (not an ALF rule broken)
+    may_lose: tuple[str, ...] = ()  # Neo objects ("kind:name" prefixes) the fault may take from the Block
+    load_warns: bool = False  # load_object warns and loads (as ONE-api), instead of raising
+    load_as_stored: bool = False  # load_object returns the arrays as stored, as ONE-api does
 
 
 def _truncate(rel, keep):
@@ -136,6 +141,17 @@ def _check_uuid_name(path):
     assert camera["times"].size > 0  # the archive id is not a part: one dataset, read as usual
 
 
+def _check_bin_without_metadata(path):
+    # a .bin without its metadata is a file neo-alf does not read: listed, never opened, its path
+    # returned by load_object (as ONE-api does); the signal it held is not in the Block
+    reader = neo_alf.AlfRawIO(path)
+    reader.parse_header()
+    assert "raw_ephys_data/probe00/lfp.raw.bin" in reader.session.unread
+    assert not reader.problems and "raw_ephys_data/probe00/lfp" not in reader.header["signal_streams"]["name"]
+    lfp = neo_alf.load_object(path, "lfp", collection="raw_ephys_data/probe00")
+    assert lfp["raw"] == path / "raw_ephys_data/probe00/lfp.raw.bin" and lfp["timestamps"].shape == (2, 2)
+
+
 def _check_unsorted(path):
     reader = neo_alf.AlfRawIO(path, collections=[PROBE])
     reader.parse_header()
@@ -174,6 +190,7 @@ FAULTS = [
         _huge_shape("alf/_ibl_trials.stimOn_times.npy"),
         AlfFormatError,
         "_ibl_trials.stimOn_times.npy",
+        may_lose=("event:alf/trials.stimOn_times",),
     ),
     Fault(
         "invalid bin metadata",
@@ -181,13 +198,15 @@ FAULTS = [
         AlfMetadataError,
         "lfp.raw.metadata.json",
         ("lfp", "raw_ephys_data/probe00"),
+        may_lose=("analogsignal:raw_ephys_data/probe00/lfp",),
     ),
     Fault(
         "absent bin metadata",
         lambda p, t: (p / "raw_ephys_data/probe00/lfp.raw.metadata.json").unlink(),
-        AlfMetadataError,
-        "lfp.raw.bin",
+        None,
+        "",
         ("lfp", "raw_ephys_data/probe00"),
+        _check_bin_without_metadata,
     ),
     Fault(
         "bin size does not divide",
@@ -195,6 +214,7 @@ FAULTS = [
         AlfFormatError,
         "lfp.raw.bin",
         ("lfp", "raw_ephys_data/probe00"),
+        may_lose=("analogsignal:raw_ephys_data/probe00/lfp",),
     ),
     Fault(
         "metadata columns disagree",
@@ -202,6 +222,7 @@ FAULTS = [
         AlfMetadataError,
         "headTracking.xyPos.tsv",
         ("headTracking", None),
+        may_lose=("analogsignal:alf/headTracking",),
     ),
     Fault(
         "duplicate data types",
@@ -214,6 +235,7 @@ FAULTS = [
         _save("alf/_ibl_trials.rewardVolume.npy", np.zeros(3)),
         AlfDimensionError,
         "_ibl_trials.rewardVolume.npy",
+        load_warns=True,
     ),
     Fault(
         "cluster index out of range",
@@ -221,6 +243,7 @@ FAULTS = [
         AlfRelationError,
         "spikes.clusters.npy",
         ("spikes", PROBE),
+        may_lose=(f"spiketrain:{PROBE}",),
     ),
     Fault(
         "negative cluster index",
@@ -228,6 +251,7 @@ FAULTS = [
         AlfRelationError,
         "spikes.clusters.npy",
         ("spikes", PROBE),
+        may_lose=(f"spiketrain:{PROBE}",),
     ),
     Fault(
         "float cluster ids",
@@ -235,6 +259,7 @@ FAULTS = [
         AlfRelationError,
         "spikes.clusters.npy",
         ("spikes", PROBE),
+        may_lose=(f"spiketrain:{PROBE}",),
     ),
     Fault(
         "NaN spike time",
@@ -243,6 +268,7 @@ FAULTS = [
         "spikes.times.npy",
         ("spikes", PROBE),
         arrays_as_stored=True,
+        may_lose=(f"spiketrain:{PROBE}",),
     ),
     Fault("non-monotonic spike times", _spike_times(_unsorted), None, "", ("spikes", PROBE), _check_unsorted),
     Fault(
@@ -251,6 +277,7 @@ FAULTS = [
         AlfDimensionError,
         "_ibl_wheelMoves.intervals.npy",
         ("wheelMoves", None),
+        may_lose=("epoch:alf/wheelMoves.intervals",),
     ),
     Fault(
         "sync timestamps backwards",
@@ -258,18 +285,26 @@ FAULTS = [
         AlfDimensionError,
         "lfp.timestamps.npy",
         ("lfp", "raw_ephys_data/probe00"),
+        may_lose=("analogsignal:raw_ephys_data/probe00/lfp",),
+        load_as_stored=True,
     ),
     Fault("dataset UUID in a file name", _uuid_name, None, "", ("leftCamera", None), _check_uuid_name),
     Fault(
-        "symlink leaving the session", _symlink_out, AlfPathError, "licks.times.part002.npy", ("licks", None)
+        "symlink leaving the session",
+        _symlink_out,
+        AlfPathError,
+        "licks.times.part002.npy",
+        ("licks", None),
+        may_lose=("event:alf/licks.times",),
     ),
 ]
 
 
-def _read_everything(path):
-    AlfIO(path).read_block()
-    block = AlfIO(path).read_block(lazy=True)
+def _read_everything(path, **kwargs):
+    AlfIO(path, **kwargs).read_block()
+    block = AlfIO(path, **kwargs).read_block(lazy=True)
     seg = block.segments[0]
+    failures = []
     for proxy in [
         *seg.analogsignals,
         *seg.irregularlysampledsignals,
@@ -277,33 +312,76 @@ def _read_everything(path):
         *seg.events,
         *seg.epochs,
     ]:
-        proxy.load()
+        try:
+            proxy.load()
+        except neo_alf.AlfError as err:  # a lazy proxy the user loads raises what it finds
+            failures.append(err)
+    return failures
 
 
-def _assert_names(err: pytest.ExceptionInfo, fault: Fault):
-    assert fault.file in str(err.value), f"{fault.name}: message does not name {fault.file}: {err.value}"
-    assert "rule:" in str(err.value), f"{fault.name}: message names no rule: {err.value}"
+def _names(block) -> set[str]:
+    seg = block.segments[0]
+    out = {f"analogsignal:{s.name}" for s in seg.analogsignals}
+    out |= {f"irregular:{s.name}" for s in seg.irregularlysampledsignals}
+    out |= {f"event:{e.name}" for e in seg.events} | {f"epoch:{e.name}" for e in seg.epochs}
+    out |= {
+        f"spiketrain:{st.annotations['collection']}#{st.annotations['cluster_id']}" for st in seg.spiketrains
+    }
+    return out
+
+
+def _assert_names(err, fault: Fault):
+    text = str(getattr(err, "value", err))
+    assert fault.file in text, f"{fault.name}: message does not name {fault.file}: {text}"
+    assert "rule:" in text, f"{fault.name}: message names no rule: {text}"
+
+
+@pytest.fixture(scope="module")
+def unharmed(tmp_path_factory):
+    from neo_alf.testing import make_session
+
+    gen = make_session(tmp_path_factory.mktemp("unharmed"), "tiny")
+    return _names(AlfIO(gen.path).read_block())
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
-def test_fault(fault, fresh_session, tmp_path):
+def test_fault(fault, fresh_session, tmp_path, unharmed):
     gen = fresh_session("tiny")
     fault.apply(gen.path, tmp_path)
     before = snapshot(gen.path)
     obj, collection = fault.object
     if fault.error is None:
-        _read_everything(gen.path)
+        assert not _read_everything(gen.path)
         neo_alf.load_object(gen.path, obj, collection=collection)
         fault.check(gen.path)
     else:
+        # tolerant: a Block with everything else, a warning naming the file and the rule
+        with pytest.warns(neo_alf.AlfWarning) as caught:
+            block = AlfIO(gen.path).read_block()
+        warned = [w.message for w in caught if issubclass(w.category, neo_alf.AlfWarning)]
+        assert any(fault.file in str(m) and "rule:" in str(m) for m in warned), [str(m) for m in warned]
+        assert any(fault.file in p for p in block.annotations["alf_problems"])
+        names = _names(block)
+        lost = unharmed - names
+        assert all(n.startswith(fault.may_lose) for n in lost) if fault.may_lose else not lost, sorted(lost)
+        assert names <= unharmed
+        # strict: the error, as before
         with pytest.raises(fault.error) as err:
-            AlfIO(gen.path).read_block()
+            AlfIO(gen.path, strict=True).read_block()
         _assert_names(err, fault)
-        with pytest.raises(fault.error) as err:
-            _read_everything(gen.path)
+        with pytest.warns(neo_alf.AlfWarning):
+            failures = _read_everything(gen.path)
+        for failure in failures:
+            _assert_names(failure, fault)
         if fault.arrays_as_stored:
             times = neo_alf.load_object(gen.path, obj, collection=collection)["times"]
             assert np.isnan(times).sum() == 1  # the array layer returns what is stored
+        elif fault.load_as_stored:
+            data = neo_alf.load_object(gen.path, obj, collection=collection)
+            assert data["timestamps"][1, 1] < data["timestamps"][0, 1]  # as stored, not a corrupt file
+        elif fault.load_warns:
+            with pytest.warns(neo_alf.AlfWarning, match=fault.file.replace(".", r"\.")):
+                neo_alf.load_object(gen.path, obj, collection=collection)
         else:
             with pytest.raises(fault.error) as err:
                 neo_alf.load_object(gen.path, obj, collection=collection)

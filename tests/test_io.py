@@ -136,8 +136,10 @@ def test_nan_event_times(tiny):
     assert np.isfinite(moves.magnitude).all()
     trials = _by_name(block.segments[0].epochs, "alf/trials.intervals")
     rows = moves.array_annotations["row"]
-    np.testing.assert_array_equal(moves.array_annotations["choice"], trials.array_annotations["choice"][rows])
-    epochs = neo_utils.add_epoch(block.segments[0], moves, pre=-0.1 * pq.s, post=0.2 * pq.s, attach_result=False)
+    choice = trials.array_annotations["choice"]
+    np.testing.assert_array_equal(moves.array_annotations["choice"], choice[rows])
+    seg = block.segments[0]
+    epochs = neo_utils.add_epoch(seg, moves, pre=-0.1 * pq.s, post=0.2 * pq.s, attach_result=False)
     assert len(epochs) == len(moves)  # worked on NaN times before: Neo's add_epoch crashed
 
 

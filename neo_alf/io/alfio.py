@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -30,7 +31,7 @@ from neo.core import (
 from neo.io.basefromrawio import BaseFromRaw
 from neo.io.proxyobjects import AnalogSignalProxy, check_annotations
 
-from ..errors import AlfNotFoundError
+from ..errors import AlfError, AlfNotFoundError, AlfWarning
 from ..rawio.alfrawio import AlfRawIO
 from ..session import AlfSession
 from .proxies import AlfEpochProxy, AlfEventProxy, AlfSpikeTrainProxy, IrregularlySampledSignalProxy
@@ -147,6 +148,7 @@ class AlfIO(AlfRawIO, BaseFromRaw):
                 *[st for st in segment.spiketrains if st.annotations.get("collection") == src.collection]
             )
             block.groups.append(group)
+        block.annotations["alf_problems"] = [str(p) for p in self.problems]  # with those met while loading
         block.check_relationships()
         return block
 
@@ -182,9 +184,16 @@ class AlfIO(AlfRawIO, BaseFromRaw):
         seg = Segment(index=seg_index, **check_annotations(annotations))
 
         def load(proxy, **kwargs):
-            return (
-                proxy if lazy else proxy.load(time_slice=time_slice, strict_slicing=strict_slicing, **kwargs)
-            )
+            if lazy:
+                return proxy
+            try:
+                return proxy.load(time_slice=time_slice, strict_slicing=strict_slicing, **kwargs)
+            except AlfError as err:  # found only when the data are read (a NaN spike time ...)
+                if self.strict:
+                    raise
+                self.problems.append(err)
+                warnings.warn(AlfWarning(f"{proxy.name} left out: {err}", err), stacklevel=4)
+                return None
 
         for stream_index, channels, name in self.get_sub_signal_streams(signal_group_mode):
             proxy = AnalogSignalProxy(
@@ -194,10 +203,10 @@ class AlfIO(AlfRawIO, BaseFromRaw):
                 block_index=block_index,
                 seg_index=seg_index,
             )
-            proxy.name = name
-            seg.analogsignals.append(load(proxy))
+            proxy.name = str(name)
+            _append(seg.analogsignals, load(proxy))
         for proxy in self._irregular_proxies():
-            seg.irregularlysampledsignals.append(load(proxy))
+            _append(seg.irregularlysampledsignals, load(proxy))
         for index in range(self.spike_channels_count()):
             proxy = AlfSpikeTrainProxy(
                 rawio=self,
@@ -206,11 +215,13 @@ class AlfIO(AlfRawIO, BaseFromRaw):
                 seg_index=seg_index,
                 spike_array_annotations=self._with_spike_arrays,
             )
-            seg.spiketrains.append(load(proxy, load_waveforms=load_waveforms))
+            proxy.name = str(proxy.name)
+            _append(seg.spiketrains, load(proxy, load_waveforms=load_waveforms))
         for index, kind in enumerate(self.header["event_channels"]["type"]):
             cls = AlfEventProxy if kind == b"event" else AlfEpochProxy
             proxy = cls(rawio=self, event_channel_index=index, block_index=block_index, seg_index=seg_index)
-            (seg.events if kind == b"event" else seg.epochs).append(load(proxy))
+            proxy.name = str(proxy.name)
+            _append(seg.events if kind == b"event" else seg.epochs, load(proxy))
         seg.check_relationships()
         return seg
 
@@ -239,3 +250,8 @@ class AlfIO(AlfRawIO, BaseFromRaw):
                     IrregularlySampledSignalProxy(self, index, channels, u, name, annotations, arrays)
                 )
         return proxies
+
+
+def _append(container: list, obj: Any) -> None:
+    if obj is not None:
+        container.append(obj)
