@@ -609,8 +609,10 @@ def _whole_rows(d: Dataset) -> Any:
 
 
 def _dtype_of(d: Any) -> np.dtype:
-    data = d.open()
-    return np.dtype(getattr(data, "dtype", object))
+    dtype = getattr(d, "dtype", None)  # a Dataset knows it from its header
+    if dtype is None:
+        dtype = getattr(d.open(), "dtype", object)
+    return np.dtype(dtype)
 
 
 def _annotatable(values: np.ndarray) -> bool:

@@ -19,7 +19,7 @@ import numpy as np
 from . import readers
 from .errors import AlfFormatError
 
-__all__ = ["ConcatenatedRowFiles", "RowFile", "row_source"]
+__all__ = ["ConcatenatedRowFiles", "RowFile", "row_file", "row_source"]
 
 _RULE = "a file does not change while it is read"
 
@@ -84,6 +84,15 @@ class RowFile:
         data = self.rows(0, self.shape[0])
         return data if dtype is None else data.astype(dtype)
 
+    def memmap(self) -> np.ndarray:
+        """A read-only memory map of the array (an empty array when it has no elements)."""
+        if math.prod(self.shape) == 0:
+            return np.empty(self.shape, dtype=self.dtype)
+        try:
+            return np.memmap(self.path, dtype=self.dtype, mode="r", shape=self.shape, offset=self.offset)
+        except (OSError, ValueError) as err:
+            raise AlfFormatError(f"cannot be read ({err})", self.path, rule=_RULE) from None
+
 
 class ConcatenatedRowFiles:
     """Several :class:`RowFile` parts seen as one along rows (multi-part signals)."""
@@ -117,7 +126,8 @@ class ConcatenatedRowFiles:
         return out if dtype is None else out.astype(dtype)
 
 
-def _row_file(path: Path, metadata: dict | None) -> RowFile | None:
+def row_file(path: Path, metadata: dict | None) -> RowFile | None:
+    """Where the array of a ``.npy`` (C order) or ``.bin`` file lies, from one read of its header."""
     ext = path.suffix.lower()
     if ext == ".npy":
         head = readers._read_npy_header(path)
@@ -136,9 +146,7 @@ def row_source(dataset: Any) -> Any:
     ``.npy`` (C order) and ``.bin`` files, and multi-part datasets of them, are read by positioned
     reads per slice; anything else (text tables, JSON, Fortran-ordered arrays) is loaded once.
     """
-    files = getattr(dataset, "files", ())
-    if not getattr(dataset, "is_table", True) and files and hasattr(dataset, "metadata_for"):
-        parts = [_row_file(f.path, dataset.metadata_for(f)) for f in files]
-        if all(p is not None for p in parts):
-            return parts[0] if len(parts) == 1 else ConcatenatedRowFiles(parts)
+    parts = getattr(dataset, "row_files", None)
+    if parts:
+        return parts[0] if len(parts) == 1 else ConcatenatedRowFiles(list(parts))
     return np.asarray(dataset.load())

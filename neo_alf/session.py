@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import readers, rules, tables
+from . import readers, rowread, rules, tables
 from .errors import (
     AlfAmbiguousError,
     AlfDimensionError,
@@ -37,6 +37,7 @@ from .errors import (
     AlfPathError,
     AlfWarning,
 )
+from .rowread import RowFile
 from .spec import AlfName, SessionParts, is_time_attribute, parse_rel_path, parse_session_path
 
 __all__ = [
@@ -162,8 +163,37 @@ class Dataset:
     def metadata_for(self, part: DatasetFile | None = None) -> dict[str, Any] | None:
         """The metadata of one part (its own ``*.metadata.json``, else the dataset's), or None."""
         if part is not None and part.name.part_key in self.metadata_files:
-            return readers.read_metadata(self.metadata_files[part.name.part_key])
+            return self._part_metadata(part.name.part_key)
         return self.metadata
+
+    def _part_metadata(self, part_key: tuple[str, ...]) -> dict[str, Any]:
+        cache = self.__dict__.setdefault("_metadata_cache", {})
+        if part_key not in cache:  # each metadata file is read once
+            cache[part_key] = readers.read_metadata(self.metadata_files[part_key])
+        return cache[part_key]
+
+    @cached_property
+    def row_files(self) -> tuple[RowFile, ...] | None:
+        """Where each part's array lies in its file (``.npy`` in C order, ``.bin``), from one read of
+        its header; None for other file types. Reads of the data then need no header again."""
+        self._check()
+        if self.extension.lower() not in ("npy", "bin") or not self.readable:
+            return None
+        parts = []
+        for f in self.files:
+            part = rowread.row_file(f.path, self.metadata_for(f))
+            if part is None:
+                return None
+            readers._check_metadata_shape(f.path, part.shape, self.metadata_for(f))
+            parts.append(part)
+        return tuple(parts)
+
+    @cached_property
+    def dtype(self) -> np.dtype:
+        """The data's dtype, from headers when the file type has them."""
+        if self.row_files is not None:
+            return np.result_type(*[p.dtype for p in self.row_files])
+        return np.dtype(getattr(self.open(), "dtype", object))
 
     @cached_property
     def metadata(self) -> dict[str, Any] | None:
@@ -178,7 +208,10 @@ class Dataset:
     def shape(self) -> tuple[int, ...] | None:
         """The shape of the joined data, read from headers only (None for row-less JSON)."""
         self._check()
-        shapes = [readers.file_shape(f.path, self.metadata_for(f)) for f in self.files]
+        if self.row_files is not None:
+            shapes = [p.shape for p in self.row_files]
+        else:
+            shapes = [readers.file_shape(f.path, self.metadata_for(f)) for f in self.files]
         if len(shapes) == 1:
             return shapes[0]
         first = shapes[0]
@@ -200,6 +233,10 @@ class Dataset:
     def open(self) -> Any:
         """The data without reading them: a memmap, or a :class:`ConcatenatedRows` over the parts."""
         self._check()
+        if self.row_files is not None:
+            self.shape  # noqa: B018 - checks the parts agree
+            maps = [p.memmap() for p in self.row_files]
+            return maps[0] if len(maps) == 1 else ConcatenatedRows(maps)
         if len(self.files) == 1:
             return readers.read_file(self.files[0].path, self.metadata_for(self.files[0]))
         self.shape  # noqa: B018 - checks the parts agree
@@ -211,13 +248,17 @@ class Dataset:
         return ConcatenatedRows(arrays)
 
     def load(self) -> Any:
-        """Read the data: a read-only memmap for single ``.npy``/``.bin`` files, parts concatenated.
+        """Read the data into memory (``.npy``/``.bin`` by positioned reads), parts concatenated.
 
         A file neo-alf does not read (see :attr:`readable`) gives its path, as ONE-api does.
         """
         if not self.readable:
             self._check()
             return self.paths[0] if len(self.files) == 1 else self.paths
+        if self.row_files is not None:  # positioned reads into a new array: nothing stays mapped
+            self.shape  # noqa: B018 - checks the parts agree
+            parts = [p.rows(0, p.shape[0]) for p in self.row_files]
+            return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
         data = self.open()
         return np.asarray(data) if isinstance(data, ConcatenatedRows) else data
 
