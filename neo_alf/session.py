@@ -60,6 +60,18 @@ _SPIKEGLX_FILE = re.compile(r"^_spikeglx_[^.]+\.(imec\d*|nidq)(\.[^.]+)*\.(cbin|
 _NESTED_SESSION = re.compile(r"(^|/)[^/]+/\d{4}-\d{2}-\d{2}/\d{1,3}$")
 
 
+# Text files are small by nature and have no header to read their shape from: parsed once, kept.
+_READ_WHOLE = ("tsv", "csv", "ssv", "json", "jsonable")
+
+
+def _shape_of(content: Any) -> tuple[int, ...] | None:
+    if isinstance(content, np.ndarray):
+        return content.shape
+    if isinstance(content, list):
+        return (len(content),)
+    return None
+
+
 def is_raw_recording_file(filename: str) -> bool:
     """True for a file of a SpikeGLX recording group (read as raw data, not as an ALF dataset)."""
     return bool(_SPIKEGLX_FILE.match(filename))
@@ -189,6 +201,12 @@ class Dataset:
         return tuple(parts)
 
     @cached_property
+    def _contents(self) -> tuple[Any, ...]:
+        """Small text files (tables, JSON) are parsed once: their shape is their content's."""
+        self._check()
+        return tuple(readers.read_file(f.path, self.metadata_for(f)) for f in self.files)
+
+    @cached_property
     def dtype(self) -> np.dtype:
         """The data's dtype, from headers when the file type has them."""
         if self.row_files is not None:
@@ -199,10 +217,11 @@ class Dataset:
     def metadata(self) -> dict[str, Any] | None:
         """The dataset's ``*.metadata.json`` (parsed, checked), or None when there is none."""
         self._check()
-        path = self.metadata_files.get(())
-        if path is None and len(self.files) == 1:
-            path = self.metadata_files.get(self.files[0].name.part_key)
-        return readers.read_metadata(path) if path is not None else None
+        if () in self.metadata_files:
+            return self._part_metadata(())
+        if len(self.files) == 1 and self.files[0].name.part_key in self.metadata_files:
+            return self._part_metadata(self.files[0].name.part_key)
+        return None
 
     @cached_property
     def shape(self) -> tuple[int, ...] | None:
@@ -210,6 +229,8 @@ class Dataset:
         self._check()
         if self.row_files is not None:
             shapes = [p.shape for p in self.row_files]
+        elif self.extension.lower() in _READ_WHOLE:
+            shapes = [_shape_of(c) for c in self._contents]
         else:
             shapes = [readers.file_shape(f.path, self.metadata_for(f)) for f in self.files]
         if len(shapes) == 1:
@@ -237,10 +258,13 @@ class Dataset:
             self.shape  # noqa: B018 - checks the parts agree
             maps = [p.memmap() for p in self.row_files]
             return maps[0] if len(maps) == 1 else ConcatenatedRows(maps)
+        if self.extension.lower() in _READ_WHOLE:
+            arrays = list(self._contents)
+        else:
+            arrays = [readers.read_file(f.path, self.metadata_for(f)) for f in self.files]
         if len(self.files) == 1:
-            return readers.read_file(self.files[0].path, self.metadata_for(self.files[0]))
+            return arrays[0]
         self.shape  # noqa: B018 - checks the parts agree
-        arrays = [readers.read_file(f.path, self.metadata_for(f)) for f in self.files]
         if not all(isinstance(a, np.ndarray) for a in arrays):
             raise AlfFormatError(
                 "multi-part dataset whose parts are not arrays", self.paths, rule="parts are concatenated"
