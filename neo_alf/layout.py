@@ -156,7 +156,7 @@ class EventSource:
     rel_path: str
     times: np.ndarray  # float64 seconds, finite
     durations: np.ndarray | None  # float64, epochs only
-    rows: np.ndarray  # int64: the object's row of each time (rows with NaN time are left out)
+    rows: np.ndarray  # int32 (int64 past 2**31 rows): the object's row of each time (NaN times left out)
     annotations: Mapping[str, np.ndarray]  # other 1-D attributes of the object, at ``rows``
     label_key: str | None  # the 1-D text attribute naming each row, when there is one
 
@@ -419,21 +419,24 @@ class _Builder:
             n_rows = None  # each odd attribute is left out of the annotations, named, below
         except AlfError:
             n_rows = None  # a broken attribute: left out of the annotations, named, below
+        if n_rows is None:  # rows differ, or an attribute is broken: the first healthy time's rows
+            n_rows = next((r for r in (_rows_or_none(a) for _, a in timed) if r is not None), 0)
+        # each 1-D attribute is read once: as an annotation of the others and, if timed, as times
+        columns = self.row_attributes(obj, n_rows)
         out = []
-        columns: dict[str, np.ndarray] | None = None
         for key, attr in timed:
             try:
-                starts, durations = rules.event_times(attr)
+                starts, durations = rules.event_times(attr, columns.get(key))
             except AlfError as err:
                 self.tolerate(err, f"{'epoch' if key.endswith('intervals') else 'event'} {obj.name}.{key}")
                 continue
-            if columns is None:
-                columns = self.row_attributes(obj, starts.size if n_rows is None else n_rows)
             finite = np.isfinite(starts)
             if durations is not None:
                 finite &= np.isfinite(durations)
-            rows = np.flatnonzero(finite)
-            keep_all = rows.size == starts.size
+            keep_all = bool(finite.all())
+            index_type = np.int32 if starts.size < 2**31 else np.int64
+            rows = np.arange(starts.size, dtype=index_type) if keep_all else np.flatnonzero(finite)
+            rows = rows.astype(index_type, copy=False)
             annotations = {
                 k: (v if keep_all else v[rows])
                 for k, v in columns.items()
@@ -451,7 +454,7 @@ class _Builder:
                     rel_path=attr.rel_paths[0],
                     times=starts if keep_all else starts[rows],
                     durations=None if durations is None else (durations if keep_all else durations[rows]),
-                    rows=rows.astype(np.int64),
+                    rows=rows,
                     annotations=MappingProxyType(annotations),
                     label_key=label_key,
                 )
@@ -613,6 +616,13 @@ def _dtype_of(d: Any) -> np.dtype:
     if dtype is None:
         dtype = getattr(d.open(), "dtype", object)
     return np.dtype(dtype)
+
+
+def _rows_or_none(attribute: Any) -> int | None:
+    try:
+        return attribute.rows
+    except AlfError:
+        return None
 
 
 def _annotatable(values: np.ndarray) -> bool:

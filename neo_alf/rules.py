@@ -70,15 +70,17 @@ def rows_quirk(obj: AlfObject) -> str | None:
     return None
 
 
-def event_times(attribute: Any) -> tuple[np.ndarray, np.ndarray | None]:
+def event_times(attribute: Any, data: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Start times (and durations, for intervals) of a ``times``/``intervals`` attribute, as float64.
+
+    ``data``: the attribute's content when already loaded (it is not read again).
 
     Raises
     ------
     AlfFormatError, AlfDimensionError
         Times that are not numbers, of the wrong shape, or intervals that end before they start.
     """
-    data = attribute.load()
+    data = attribute.load() if data is None else data
     paths = attribute.paths
     if not isinstance(data, np.ndarray) or data.dtype.kind not in "iuf":
         what = getattr(data, "dtype", type(data).__name__)
