@@ -266,3 +266,24 @@ def test_each_header_and_metadata_file_is_read_once(make_generated, monkeypatch)
     assert not twice, twice
     assert len(counts) > 20 and snapshot(gen.path) == before
     json.dumps(sorted(counts))  # paths only
+
+
+# ------------------------------------------------------------------------- files that change
+
+
+@pytest.mark.parametrize("when", ["before the first read", "after the first read"])
+def test_a_signal_file_that_shrinks_under_an_open_reader_raises(fresh_session, when):
+    gen = fresh_session("tiny")
+    reader = _reader(gen.path)
+    stream = list(reader.header["signal_streams"]["name"]).index("raw_ephys_data/probe00/lfp")
+    n = reader.get_signal_size(0, 0, stream)
+    if when == "after the first read":
+        assert reader.get_analogsignal_chunk(stream_index=stream, i_start=n - 10, i_stop=n).shape[0] == 10
+    path = gen.path / "raw_ephys_data/probe00/lfp.raw.bin"
+    os.truncate(path, path.stat().st_size // 2)  # a memory map would turn the next read into SIGBUS
+    with pytest.raises(neo_alf.AlfFormatError, match=r"lfp\.raw\.bin.*truncated while open"):
+        reader.get_analogsignal_chunk(stream_index=stream, i_start=n - 10, i_stop=n)
+    wheel = AlfIO(gen.path).read_block(lazy=True).segments[0].irregularlysampledsignals[0]
+    (gen.path / "alf/_ibl_wheel.position.npy").write_bytes(b"")
+    with pytest.raises(neo_alf.AlfFormatError, match=r"_ibl_wheel\.position\.npy"):
+        wheel.load()
