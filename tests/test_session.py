@@ -187,3 +187,37 @@ def test_symlink_out_of_the_session_is_refused(tmp_path):
         session.dataset("leak.times").load()
     assert session.dataset("ok.times").load().tolist() == [2.0]
     assert any(isinstance(p, AlfPathError) and "symlinked folder" in str(p) for p in session.problems)
+
+
+def test_validate_finds_nan_sync_timestamps_and_backward_intervals(tmp_path):
+    _npy(tmp_path, "alf/sig.raw.npy", np.zeros(11))
+    _npy(tmp_path, "alf/sig.timestamps.npy", [[0, 0.0], [10, np.nan]])
+    _npy(tmp_path, "alf/trials.intervals.npy", [[0.0, 1.0], [3.0, 2.0]])
+    errors = AlfSession(tmp_path).validate()
+    text = "\n".join(map(str, errors))
+    assert len(errors) == 2, text
+    assert "sig.timestamps.npy" in text and "finite" in text
+    assert "trials.intervals.npy" in text and "end before they start (first: row 1)" in text
+
+
+def test_unlistable_folders_are_problems_not_silence(tmp_path):
+    import os
+
+    _npy(tmp_path, "alf/licks.times.npy", [1.0])
+    _npy(tmp_path, "alf/probe00/#2024-01-01#/spikes.times.npy", [1.0, 2.0])
+    _npy(tmp_path, "alf/probe00/spikes.times.npy", [5.0])
+    hidden = tmp_path / "alf/probe00/#2024-01-01#"
+    real_scandir = os.scandir
+
+    def refusing(path=".", *args):
+        if os.fspath(path) == os.fspath(hidden):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path, *args)
+
+    import unittest.mock
+
+    with unittest.mock.patch("os.scandir", refusing):
+        session = AlfSession(tmp_path)
+    errors = session.validate()
+    assert any("#2024-01-01#" in str(e) and "cannot be listed" in str(e) for e in errors)
+    assert session.problems  # an older revision would otherwise be served without a word
