@@ -106,7 +106,8 @@ def child(which: str) -> dict:
     seg = block.segments[0]
     seen: dict = {}
     returned = 0
-    for obj in [*seg.spiketrains, *seg.events, *seg.epochs, *seg.analogsignals, *seg.irregularlysampledsignals]:
+    neo_objects = [*seg.spiketrains, *seg.events, *seg.epochs, *seg.analogsignals]
+    for obj in [*neo_objects, *seg.irregularlysampledsignals]:
         returned += _nbytes([obj.magnitude, dict(obj.array_annotations)], seen)
         returned += _nbytes(getattr(obj, "labels", None), seen)
         returned += _nbytes(getattr(obj, "durations", None), seen)
@@ -137,7 +138,8 @@ def main() -> int:
                   f"-> {ratio:.2f}x (target <= 1.5x)")
         else:
             ratio = result["peak_mib"] / max(result["returned_mib"], 1e-9)
-            print(f"read_block:   peak +{result['peak_mib']:.0f} MiB, returns {result['returned_mib']:.0f} MiB "
+            returned = result["returned_mib"]
+            print(f"read_block:   peak +{result['peak_mib']:.0f} MiB, returns {returned:.0f} MiB "
                   f"-> {ratio:.2f}x (target <= 2x)")
     return 0
 
