@@ -110,16 +110,14 @@ class SignalSource:
             self.readers.extend(row_source(d) for d in self.datasets)
         dtype = np.dtype(dtype or self.dtype)
         if len(self.readers) == 1:
-            data = self.readers[0][i_start:i_stop]
-            data = np.asarray(data).reshape(i_stop - i_start, -1)
+            data = _as_rows(self.readers[0][i_start:i_stop], i_stop - i_start)
             return np.asarray(data[:, channels], dtype=dtype)
         out = np.empty((i_stop - i_start, len(channels)), dtype=dtype)
         blocks: dict[int, np.ndarray] = {}
         for k, channel in enumerate(channels):
             info = self.channels[int(channel)]
             if info.dataset not in blocks:
-                block = np.asarray(self.readers[info.dataset][i_start:i_stop])
-                blocks[info.dataset] = block.reshape(i_stop - i_start, -1)
+                blocks[info.dataset] = _as_rows(self.readers[info.dataset][i_start:i_stop], i_stop - i_start)
             out[:, k] = blocks[info.dataset][:, 0 if info.column is None else info.column]
         return out
 
@@ -541,7 +539,7 @@ def build_layout(
         ):
             what = f"events of {obj.collection}/{obj.name}"
             events += builder.attempt(what, lambda o=obj: builder.events(o)) or []
-    builder.notes += [f"{r}: not read by neo-alf (no reader for this file type)" for r in session.unread]
+    builder.notes += session.unread_notes()
     t_start, t_stop = _span(streams, irregular, spikes, events)
     return SessionLayout(
         session=session,
@@ -616,6 +614,12 @@ def _dtype_of(d: Any) -> np.dtype:
     if dtype is None:
         dtype = getattr(d.open(), "dtype", object)
     return np.dtype(dtype)
+
+
+def _as_rows(data: Any, n: int) -> np.ndarray:
+    """Rows of a 1-D or 2-D attribute as an ``(n, columns)`` array."""
+    data = np.asarray(data)
+    return data.reshape(n, 1) if data.ndim == 1 else data.reshape(n, data.shape[1])
 
 
 def _rows_or_none(attribute: Any) -> int | None:

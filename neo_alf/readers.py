@@ -346,8 +346,8 @@ def read_parquet_table(
 ):
     """A parquet file as a ``pyarrow.Table``; errors name the file, and the extra when pyarrow is missing."""
     pq = _pyarrow_parquet(extra, path)
-    try:
-        return pq.read_table(path)
+    try:  # ParquetFile.read: read_table would import pyarrow.dataset, and with it pandas
+        return pq.ParquetFile(path).read()
     except Exception as err:
         raise AlfFormatError(f"not a parquet table ({err})", path, rule=rule) from None
 
@@ -364,8 +364,10 @@ def _pqt_shape(path: Path, metadata: Metadata | None = None) -> tuple[int, ...]:
 
 
 def _pqt_load(path: Path, metadata: Metadata | None = None) -> np.ndarray:
+    from .arrow import column_to_numpy
+
     table = read_parquet_table(path)
-    columns = {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
+    columns = {name: column_to_numpy(table.column(name), name, path) for name in table.column_names}
     dtype = []
     for name, values in columns.items():
         if values.dtype.hasobject:

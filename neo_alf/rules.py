@@ -194,8 +194,10 @@ def check_object(session: AlfSession, obj: AlfObject) -> tuple[list[AlfError], l
     for attr in attributes.values():
         try:
             if attr.attribute == "timestamps":
-                if n_rows is not None or len(obj.row_datasets) == 0:
-                    object_timebase(obj, n_rows if n_rows is not None else attr.rows or 0)
+                # timestamps time the samples of the object's other attributes; alone (raw video
+                # timestamps beside an mp4 neo-alf does not read) they time nothing neo-alf reads
+                if n_rows is not None:
+                    object_timebase(obj, n_rows)
             elif attr.is_universal_time:
                 event_times(attr)
             else:

@@ -278,6 +278,8 @@ class Dataset:
         """
         if not self.readable:
             self._check()
+            if self.is_empty:
+                return None
             return self.paths[0] if len(self.files) == 1 else self.paths
         if self.row_files is not None:  # positioned reads into a new array: nothing stays mapped
             self.shape  # noqa: B018 - checks the parts agree
@@ -291,9 +293,20 @@ class Dataset:
         """False for files neo-alf does not read: no reader for the extension (mp4, flac, zip, yaml ...),
         or a ``.bin`` without its ``*.metadata.json``. Such files are listed, never opened."""
         fmt = readers.READERS.get(self.extension.lower())
-        if fmt is None:
+        if fmt is None or self.is_empty:
             return False
         return not fmt.needs_metadata or bool(self.metadata_files)
+
+    @cached_property
+    def is_empty(self) -> bool:
+        """True for a text file of zero bytes (IBL publishes empty ``.ssv`` encoder files): no
+        rows, nothing to read; ``load`` gives None, as ONE-api does. An empty ``.npy`` is an error."""
+        if self.extension.lower() not in _READ_WHOLE:
+            return False
+        try:
+            return all(f.path.stat().st_size == 0 for f in self.files)
+        except OSError:
+            return False
 
     @property
     def is_table(self) -> bool:
@@ -860,8 +873,13 @@ class AlfSession:
     @property
     def unread(self) -> list[str]:
         """Relative paths of ALF-named files neo-alf does not read (mp4, flac, zip, yaml, a ``.bin``
-        without metadata ...): listed, never opened; ``load_object`` gives their paths."""
+        without metadata, an empty text file ...): listed, never opened; ``load_object`` gives
+        their paths (None for empty files, as ONE-api)."""
         return sorted(r for o in self.objects for d in o.unread.values() for r in d.rel_paths)
+
+    def unread_notes(self) -> list[str]:
+        """One line per file neo-alf does not read, saying why."""
+        return [_unread_note(self, r) for r in self.unread]
 
     def validate(self, notes: list[str] | None = None) -> list[AlfError]:
         """Check every rule this session can break, reading what it must; never raises.
@@ -881,7 +899,7 @@ class AlfSession:
             shape, order), ``timestamps`` (shape, finite, increasing), relation indices in range.
         """
         errors: list[AlfError] = list(self.problems)
-        found_notes = [f"{r}: not read by neo-alf (no reader for this file type)" for r in self.unread]
+        found_notes = self.unread_notes()
         found_notes += [f"{r}: not an ALF dataset name" for r in self.ignored]
         for obj in self.objects:
             try:
@@ -893,3 +911,9 @@ class AlfSession:
         if notes is not None:
             notes.extend(found_notes)
         return errors
+
+
+def _unread_note(session: AlfSession, rel_path: str) -> str:
+    if (session.path / rel_path).stat().st_size == 0:
+        return f"{rel_path}: an empty file (no rows; load_object gives None)"
+    return f"{rel_path}: not read by neo-alf (no reader for this file type)"

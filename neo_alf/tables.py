@@ -14,11 +14,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from . import readers
+from .arrow import column_to_numpy
 from .errors import AlfFormatError
 
 __all__ = ["column_names", "expand_table", "is_table_key", "load_columns"]
@@ -136,17 +136,10 @@ def load_columns(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     ext = path.suffix.lstrip(".").lower()
     if ext == "pqt":
-        data = readers.read_file(path)
-    elif ext in _TEXT_DELIMITERS:
+        table = readers.read_parquet_table(path)
+        return {n: column_to_numpy(table.column(n), n, path) for n in table.column_names}
+    if ext in _TEXT_DELIMITERS:
         header, body = readers._table_rows(path, _TEXT_DELIMITERS[ext])
         names = readers._unique_field_names(header)
         return {n: readers._parse_column([row[j] for row in body]) for j, n in enumerate(names)}
-    else:
-        raise AlfFormatError(f"a .{ext} file is not a table", path, rule=_RULE)
-    return _structured_columns(data, path)
-
-
-def _structured_columns(data: Any, path: Path) -> dict[str, np.ndarray]:
-    if isinstance(data, np.ndarray) and data.dtype.names:
-        return {n: np.asarray(data[n]) for n in data.dtype.names}
-    raise AlfFormatError("a table file without named columns", path, rule=_RULE)
+    raise AlfFormatError(f"a .{ext} file is not a table", path, rule=_RULE)
