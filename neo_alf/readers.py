@@ -282,7 +282,7 @@ def _make_text_reader(delimiter: str | None) -> tuple[Callable, Callable]:
 def _unique_field_names(header: list[str]) -> list[str]:
     names: list[str] = []
     for i, h in enumerate(header):
-        name = h.strip() or f"column{i}"
+        name = h.strip() or f"Unnamed: {i}"  # pandas' name for an unnamed column (an index)
         while name in names:
             name = f"{name}_{i}"
         names.append(name)
