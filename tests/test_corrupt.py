@@ -79,6 +79,16 @@ def _save(rel, array):
     return apply
 
 
+def _spike_clusters(fill, dtype):
+    """spikes.clusters with as many rows as the generated spikes.times, every value ``fill``."""
+
+    def apply(path, tmp):
+        n = np.load(path / PROBE / "spikes.amps.npy", mmap_mode="r").shape[0]
+        np.save(path / PROBE / "spikes.clusters.npy", np.full(n, fill, dtype))
+
+    return apply
+
+
 def _pickled(rel):
     def apply(path, tmp):
         np.save(path / rel, np.array([_Bait(tmp / "unpickled.marker"), 1.0], dtype=object), allow_pickle=True)
@@ -217,21 +227,21 @@ FAULTS = [
     ),
     Fault(
         "cluster index out of range",
-        _save(f"{PROBE}/spikes.clusters.npy", np.full(400, 99, np.uint32)),
+        _spike_clusters(99, np.uint32),
         AlfRelationError,
         "spikes.clusters.npy",
         ("spikes", PROBE),
     ),
     Fault(
         "negative cluster index",
-        _save(f"{PROBE}/spikes.clusters.npy", np.full(400, -1, np.int64)),
+        _spike_clusters(-1, np.int64),
         AlfRelationError,
         "spikes.clusters.npy",
         ("spikes", PROBE),
     ),
     Fault(
         "float cluster ids",
-        _save(f"{PROBE}/spikes.clusters.npy", np.zeros(400)),
+        _spike_clusters(0.0, np.float64),
         AlfRelationError,
         "spikes.clusters.npy",
         ("spikes", PROBE),
