@@ -48,8 +48,8 @@ import numpy as np
 
 __all__ = [
     "PRESETS",
-    "CounterRandom",
     "TEST_PRESETS",
+    "CounterRandom",
     "GeneratedSession",
     "SessionRecipe",
     "build_manifest",
