@@ -21,7 +21,11 @@ _MAX_POINTS = 200_000  # per raster: beyond this, spikes are subsampled evenly
 
 
 def plot_overview(
-    session_path: str | os.PathLike, out: str | os.PathLike, lfp_seconds: float = 2.0, dpi: int = 100
+    session_path: str | os.PathLike,
+    out: str | os.PathLike,
+    lfp_seconds: float = 2.0,
+    dpi: int = 100,
+    strict: bool = False,
 ) -> Path:
     """Draw the overview figure of a session to a PNG (or any format matplotlib knows).
 
@@ -35,6 +39,8 @@ def plot_overview(
         Seconds of LFP to draw (from the start of the recording).
     dpi : int
         Resolution; the figure is 12 x 8 inches.
+    strict : bool
+        Passed to :class:`~neo_alf.io.AlfIO` (only when True).
 
     Returns
     -------
@@ -52,7 +58,8 @@ def plot_overview(
         ) from None
     from .io import AlfIO
 
-    block = AlfIO(session_path, spike_array_annotations=False).read_block(lazy=True)
+    strict_kwargs = {"strict": True} if strict else {}
+    block = AlfIO(session_path, spike_array_annotations=False, **strict_kwargs).read_block(lazy=True)
     seg = block.segments[0]
     probes = [g for g in block.groups if g.annotations.get("collection")]
     trials = [e for e in seg.epochs if e.name == "trials.intervals"]

@@ -153,3 +153,140 @@ def test_errors_are_one_line_with_exit_code_2(env, tmp_path):
 def test_runs_outside_the_source_tree(env, tmp_path):
     out = run(env, "info", "--example", cwd=tmp_path)
     assert out.returncode == 0 and "SpikeTrains" in out.stdout
+
+
+# ------------------------------------------------------------------------------- issue 18 points
+
+
+def test_version(env):
+    import neo_alf
+
+    out = run(env, "--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"neo-alf {neo_alf.__version__}"
+
+
+def test_closed_pipe_ends_quietly(env):
+    run(env, "info", "--example")  # the example exists: the next call prints at once
+    command = [sys.executable, "-m", "neo_alf.cli", "info", "--example", "--json"]
+    shell = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", " ".join(command) + " | head -5"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert len(shell.stdout.splitlines()) == 5 and shell.stderr == ""
+    # the reader closes its end before anything is written: every write meets a closed pipe
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 1
+    assert stderr == "", stderr
+
+
+@pytest.fixture(scope="module")
+def cached(tmp_path_factory):
+    """A ONE cache folder holding one small session, and its eid."""
+    root = tmp_path_factory.mktemp("cache")
+    gen = make_session(root, "tiny")
+    return root, session_eid("cortexlab", "KS023", "2024-03-15", 1), gen
+
+
+def test_validate_plot_convert_take_an_eid(env, cached, tmp_path):
+    root, eid, gen = cached
+    ok = run(env, "validate", eid, "--cache-dir", str(root))
+    assert ok.returncode == 0 and f"{gen.path}: valid" in ok.stdout
+    missing = run(env, "validate", eid)
+    assert missing.returncode == 2 and "pass --cache-dir" in missing.stderr
+    pytest.importorskip("nixio")
+    from neo.io import NixIO
+
+    target = tmp_path / "tiny.nix"
+    out = run(env, "convert", eid, "--cache-dir", str(root), str(target))
+    assert out.returncode == 0, out.stderr
+    with NixIO(str(target), mode="ro") as reader:
+        seg = reader.read_block().segments[0]
+    n_units = sum(p["n_clusters"] for p in gen.truth["probes"].values())
+    assert len(seg.spiketrains) == n_units
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "tiny.png"
+    out = run(env, "plot", eid, "--cache-dir", str(root), "--out", str(png))
+    assert out.returncode == 0, out.stderr
+    assert _png_size(png) == (1200, 800)
+
+
+def test_convert_refuses_to_overwrite_and_names_a_missing_folder(env, cached, tmp_path):
+    pytest.importorskip("nixio")
+    from neo.io import NixIO
+
+    path = str(cached[2].path)
+    target = tmp_path / "out.nix"
+    target.write_bytes(b"precious")
+    refused = run(env, "convert", path, str(target))
+    assert refused.returncode == 2 and "--overwrite" in refused.stderr and "exists" in refused.stderr
+    assert target.read_bytes() == b"precious"
+    replaced = run(env, "convert", path, str(target), "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr
+    with NixIO(str(target), mode="ro") as reader:
+        assert len(reader.read_block().segments[0].spiketrains) > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nix"]  # no temporary file left
+    nowhere = tmp_path / "no" / "such" / "out.nix"
+    missing = run(env, "convert", path, str(nowhere))
+    assert missing.returncode == 2
+    assert (
+        missing.stderr.strip()
+        == f"neo-alf: error: {nowhere.parent}: no such folder (convert writes into an existing folder)"
+    )
+
+
+def test_validate_prints_each_error_once_and_notes_apart(cached, monkeypatch, capsys):
+    """In process: the session model's duplicates and its ``unread`` list, as the CLI shows them."""
+    from neo_alf import cli, session
+    from neo_alf.errors import AlfDimensionError
+
+    path = cached[2].path
+    bad = path / "alf/_ibl_trials.choice.npy"
+
+    def twice(self):
+        return [AlfDimensionError("3 rows, not 8", [bad], rule="same rows") for _ in range(2)]
+
+    monkeypatch.setattr(session.AlfSession, "validate", twice)
+    assert cli.main(["validate", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("3 rows, not 8") == 1 and "1 rule(s) broken in 1 place(s)" in out
+
+    monkeypatch.setattr(session.AlfSession, "validate", lambda self: [])
+    monkeypatch.setattr(session.AlfSession, "unread", ["alf/_ibl_leftCamera.raw.mp4"], raising=False)
+    assert cli.main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "1 file(s) neo-alf does not read" in out and "alf/_ibl_leftCamera.raw.mp4" in out
+    assert "valid (no ALF rule broken)" in out
+
+
+def test_strict_reaches_the_readers(cached, monkeypatch, tmp_path, capsys):
+    """``--strict`` passes ``strict=True`` to AlfRawIO / AlfIO; without it, no keyword at all."""
+    from neo_alf import io, rawio
+
+    seen = []
+
+    def recording(cls):
+        class Recording(cls):
+            def __init__(self, *args, **kwargs):
+                seen.append((cls.__name__, kwargs.pop("strict", None)))
+                super().__init__(*args, **kwargs)
+
+        return Recording
+
+    monkeypatch.setattr(rawio, "AlfRawIO", recording(rawio.AlfRawIO))
+    monkeypatch.setattr(io, "AlfIO", recording(io.AlfIO))
+    from neo_alf import cli
+
+    path = str(cached[2].path)
+    assert cli.main(["info", path, "--json"]) == 0
+    assert cli.main(["info", path, "--json", "--strict"]) == 0
+    assert seen == [("AlfRawIO", None), ("AlfRawIO", True)]
+    seen.clear()
+    pytest.importorskip("matplotlib")
+    assert cli.main(["plot", path, "--out", str(tmp_path / "o.png"), "--strict"]) == 0
+    assert seen and all(s == ("AlfIO", True) for s in seen)
+    capsys.readouterr()
