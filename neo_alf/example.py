@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .testing import make_session
 
-__all__ = ["EXAMPLE_PRESET", "cache_root", "example_session"]
+__all__ = ["EXAMPLE_PRESET", "cache_root", "example_root", "example_session"]
 
 EXAMPLE_PRESET = "example"
 """str: the :data:`neo_alf.testing.PRESETS` recipe of the example session."""
@@ -58,3 +58,17 @@ def example_session() -> Path:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return session
+
+
+def example_root() -> Path:
+    """The ONE cache folder that holds the example session (written on first use).
+
+    Give it to :class:`neo_alf.one.OneAdapter` to search and load the example by eid.
+
+    Returns
+    -------
+    Path
+        ``<cache>/example-v2``.
+    """
+    session = example_session()
+    return session.parents[4]  # <root>/<lab>/Subjects/<subject>/<date>/<number>
