@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
-from pathlib import Path
 
 README = (Path(__file__).parents[1] / "README.rst").read_text()
 
