@@ -1,6 +1,6 @@
 """Sphinx configuration for neo-alf (built in CI with -W: warnings are errors)."""
 
-import importlib.util
+import importlib
 import sys
 from pathlib import Path
 
@@ -33,7 +33,17 @@ OPTIONAL_IMPORTS = [
     "dask",
     "iblatlas",
 ]
-autodoc_mock_imports = [name for name in OPTIONAL_IMPORTS if importlib.util.find_spec(name) is None]
+
+
+def _missing(name: str) -> bool:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        return True
+    return False
+
+
+autodoc_mock_imports = [name for name in OPTIONAL_IMPORTS if _missing(name)]
 
 nitpicky = False
 exclude_patterns = ["_build"]

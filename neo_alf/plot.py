@@ -17,7 +17,7 @@ import quantities as pq
 
 from .errors import AlfDependencyError
 
-__all__ = ["plot_overview", "pyplot"]
+__all__ = ["plot_overview", "pyplot", "raster_points", "spike_groups"]
 
 _MAX_POINTS = 200_000  # per raster: beyond this, spikes are subsampled evenly
 _TRIAL_COLOUR = "tab:red"
@@ -70,7 +70,7 @@ def plot_overview(
     strict_kwargs = {"strict": True} if strict else {}
     block = AlfIO(session_path, **strict_kwargs).read_block(lazy=True)
     seg = block.segments[0]
-    probes = [g for g in block.groups if "collection" in g.annotations and g.spiketrains]
+    probes = spike_groups(block)
     trials = [e for e in seg.epochs if e.name == "trials.intervals"]
     wheel = [s for s in seg.irregularlysampledsignals if s.annotations.get("alf_object") == "wheel"]
     lfp = [a for a in seg.analogsignals if a.name.endswith("/lfp")]
@@ -83,15 +83,7 @@ def plot_overview(
             ax.text(0.5, 0.5, "no spikes in this session", ha="center", va="center", transform=ax.transAxes)
             ax.set_yticks([])
             continue
-        times, depths = [], []
-        for proxy in group.spiketrains:
-            st = proxy.load()
-            times.append(st.rescale(pq.s).magnitude)
-            if "depths" in st.array_annotations:  # each spike where it was detected
-                depths.append(np.asarray(st.array_annotations["depths"], dtype=float))
-            else:  # no spikes.depths: the cluster's depth is all there is
-                depths.append(np.full(st.size, st.annotations.get("cluster_depths", np.nan), dtype=float))
-        t, d = np.concatenate(times), np.concatenate(depths)
+        t, d = raster_points(group)
         step = max(1, t.size // _MAX_POINTS)
         ax.scatter(t[::step], d[::step], s=0.5, c="k", alpha=0.3, linewidths=0)
         _trial_lines(ax, starts)
@@ -126,6 +118,26 @@ def plot_overview(
     fig.savefig(out, dpi=dpi)
     plt.close(fig)
     return out
+
+
+def spike_groups(block) -> list:
+    """The Groups of a Block that hold one spike-sorting collection each, the root collection
+    (``""``) included."""
+    return [g for g in block.groups if "collection" in g.annotations and g.spiketrains]
+
+
+def raster_points(group) -> tuple[np.ndarray, np.ndarray]:
+    """Times (s) and depths (um) of every spike of a Group of (proxy) SpikeTrains: each spike at its
+    own depth (``spikes.depths``), or at its cluster's when the session has no per-spike depths."""
+    times, depths = [], []
+    for proxy in group.spiketrains:
+        st = proxy.load() if hasattr(proxy, "load") else proxy
+        times.append(st.rescale(pq.s).magnitude)
+        if "depths" in st.array_annotations:
+            depths.append(np.asarray(st.array_annotations["depths"], dtype=float))
+        else:
+            depths.append(np.full(st.size, st.annotations.get("cluster_depths", np.nan), dtype=float))
+    return np.concatenate(times), np.concatenate(depths)
 
 
 def _trial_lines(ax, starts: np.ndarray, span: tuple[float, float] | None = None) -> None:

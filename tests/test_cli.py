@@ -290,3 +290,52 @@ def test_strict_reaches_the_readers(cached, monkeypatch, tmp_path, capsys):
     assert cli.main(["plot", path, "--out", str(tmp_path / "o.png"), "--strict"]) == 0
     assert seen and all(s == ("AlfIO", True) for s in seen)
     capsys.readouterr()
+
+
+def test_overview_spikes_at_their_own_depths_root_collection_too(tmp_path):
+    """The overview's rasters: every spike at ``spikes.depths`` (not its cluster's depth), and
+    spikes stored at the session root (collection ``""``) found as a probe panel."""
+    pytest.importorskip("matplotlib")
+    from neo_alf import AlfIO
+    from neo_alf.plot import plot_overview, raster_points, spike_groups
+
+    gen = make_session(tmp_path, "only_spikes", n_probes=1)
+    folder = gen.path / "alf/probe00/pykilosort"
+    for f in list(folder.iterdir()):
+        f.rename(gen.path / f.name)  # the sorting's files at the session root
+    shutil.rmtree(gen.path / "alf")
+    block = AlfIO(gen.path).read_block(lazy=True)
+    (group,) = spike_groups(block)
+    assert group.annotations["collection"] == ""
+    t, d = raster_points(group)
+    times, depths = np.load(gen.path / "spikes.times.npy"), np.load(gen.path / "spikes.depths.npy")
+    order, expect = np.lexsort((d, t)), np.lexsort((depths, times))
+    np.testing.assert_array_equal(t[order], times[expect])
+    np.testing.assert_allclose(d[order], depths[expect])  # per spike: many depths per cluster
+    clusters = np.load(gen.path / "spikes.clusters.npy")
+    assert np.unique(depths).size > np.unique(clusters).size
+    out = plot_overview(gen.path, tmp_path / "root.png")
+    assert _png_size(out) == (1200, 800)
+
+
+def test_overview_labels(env, tmp_path, monkeypatch):
+    """Wheel in radians, LFP channel names on the axis and a scale bar, trial-start legend per panel."""
+    pytest.importorskip("matplotlib")
+    import matplotlib.figure
+
+    from neo_alf.plot import plot_overview
+
+    saved = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda self, *a, **k: saved.append(self))
+    monkeypatch.setenv("NEO_ALF_CACHE", env["NEO_ALF_CACHE"])
+    from neo_alf.example import example_session
+
+    plot_overview(example_session(), tmp_path / "o.png")
+    (fig,) = saved
+    probe0, _, wheel, lfp = fig.axes
+    assert wheel.get_ylabel() == "wheel position (rad)"
+    assert [t.get_text() for t in lfp.get_yticklabels()] == ["ch0", "ch1", "ch2", "ch3"]
+    assert any(t.get_text().strip() == "100 uV" or t.get_text().strip().endswith(" uV") for t in lfp.texts)
+    for ax in fig.axes:
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["trial start"]
+    assert probe0.get_ylabel() == "depth (um)" and "alf/probe00/pykilosort" in probe0.get_title(loc="left")
