@@ -192,51 +192,56 @@ def cached(tmp_path_factory):
     return root, session_eid("cortexlab", "KS023", "2024-03-15", 1), gen
 
 
-def test_validate_plot_convert_take_an_eid(env, cached, tmp_path):
+def test_validate_plot_convert_take_an_eid(env, cached, tmp_path, capsys):
     root, eid, gen = cached
     ok = run(env, "validate", eid, "--cache-dir", str(root))
     assert ok.returncode == 0 and f"{gen.path}: valid" in ok.stdout
     missing = run(env, "validate", eid)
     assert missing.returncode == 2 and "pass --cache-dir" in missing.stderr
+    # the same resolver in process (faster than a subprocess per command)
+    from neo_alf import cli
+
     pytest.importorskip("nixio")
     from neo.io import NixIO
 
     target = tmp_path / "tiny.nix"
-    out = run(env, "convert", eid, "--cache-dir", str(root), str(target))
-    assert out.returncode == 0, out.stderr
+    assert cli.main(["convert", eid, "--cache-dir", str(root), str(target)]) == 0
     with NixIO(str(target), mode="ro") as reader:
         seg = reader.read_block().segments[0]
     n_units = sum(p["n_clusters"] for p in gen.truth["probes"].values())
     assert len(seg.spiketrains) == n_units
     pytest.importorskip("matplotlib")
     png = tmp_path / "tiny.png"
-    out = run(env, "plot", eid, "--cache-dir", str(root), "--out", str(png))
-    assert out.returncode == 0, out.stderr
+    assert cli.main(["plot", eid, "--cache-dir", str(root), "--out", str(png)]) == 0
     assert _png_size(png) == (1200, 800)
+    assert cli.main(["plot", eid, "--out", str(png)]) == 2
+    assert "pass --cache-dir to resolve an eid" in capsys.readouterr().err
 
 
-def test_convert_refuses_to_overwrite_and_names_a_missing_folder(env, cached, tmp_path):
+def test_convert_refuses_to_overwrite_and_names_a_missing_folder(env, cached, tmp_path, capsys):
     pytest.importorskip("nixio")
     from neo.io import NixIO
+
+    from neo_alf import cli
 
     path = str(cached[2].path)
     target = tmp_path / "out.nix"
     target.write_bytes(b"precious")
-    refused = run(env, "convert", path, str(target))
+    refused = run(env, "convert", path, str(target))  # one run as a user would: exit code, one line
     assert refused.returncode == 2 and "--overwrite" in refused.stderr and "exists" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
     assert target.read_bytes() == b"precious"
-    replaced = run(env, "convert", path, str(target), "--overwrite")
-    assert replaced.returncode == 0, replaced.stderr
+    assert cli.main(["convert", path, str(target), "--overwrite"]) == 0
     with NixIO(str(target), mode="ro") as reader:
         assert len(reader.read_block().segments[0].spiketrains) > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nix"]  # no temporary file left
     nowhere = tmp_path / "no" / "such" / "out.nix"
-    missing = run(env, "convert", path, str(nowhere))
-    assert missing.returncode == 2
-    assert (
-        missing.stderr.strip()
-        == f"neo-alf: error: {nowhere.parent}: no such folder (convert writes into an existing folder)"
-    )
+    capsys.readouterr()
+    assert cli.main(["convert", path, str(nowhere)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"neo-alf: error: {nowhere.parent}: no such folder (convert writes into an existing folder)"
+    assert cli.main(["convert", "--example", path, str(target)]) == 2  # --example and a session: which?
+    assert "give a session" in capsys.readouterr().err
 
 
 def test_validate_prints_each_error_once_and_notes_apart(cached, monkeypatch, capsys):

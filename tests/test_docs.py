@@ -292,7 +292,19 @@ def test_api_page_without_the_optional_extras(tmp_path):
         (blocked / name / "__init__.py").write_text(f"raise ImportError('{name} is not installed here')\n")
     src = tmp_path / "src"
     src.mkdir()
-    (src / "index.rst").write_text((ROOT / "docs/api.rst").read_text())
+    # the API page's sections whose modules import an extra (CI builds the whole page so: .ci/run)
+    (src / "index.rst").write_text(
+        "API\n===\n\n"
+        + "".join(
+            f".. automodule:: neo_alf.{m}\n   :members: {members}\n   :no-inherited-members:\n\n"
+            for m, members in [
+                ("spikeinterface", "read_alf_sorting, AlfSortingExtractor"),
+                ("plot", "plot_overview"),
+                ("gallery", "raster_psth"),
+                ("kernels", "compiled"),
+            ]
+        )
+    )
     out = subprocess.run(
         [
             sys.executable,
@@ -315,4 +327,4 @@ def test_api_page_without_the_optional_extras(tmp_path):
     assert out.returncode == 0, out.stderr
     html = (tmp_path / "html/index.html").read_text()
     assert "read_alf_sorting" in html and "AlfSortingExtractor" in html  # imports spikeinterface
-    assert "plot_overview" in html and "AlfRawIO" in html
+    assert "plot_overview" in html and "raster_psth" in html
