@@ -328,3 +328,19 @@ def test_api_page_without_the_optional_extras(tmp_path):
     html = (tmp_path / "html/index.html").read_text()
     assert "read_alf_sorting" in html and "AlfSortingExtractor" in html  # imports spikeinterface
     assert "plot_overview" in html and "raster_psth" in html
+
+
+def test_spikeinterface_own_reader_needs_samples(example):
+    """What docs/io.rst says of SpikeInterface's ALF reader, checked: no ``spikes.samples``, KeyError."""
+    extractors = pytest.importorskip("spikeinterface.extractors")
+    pytest.importorskip("one.alf.io")
+    folder = example[0] / "alf/probe01/pykilosort"
+    with pytest.raises(KeyError, match="samples"):
+        extractors.read_alf_sorting(folder, sampling_frequency=30000)
+    from neo_alf.spikeinterface import read_alf_sorting
+
+    sorting = read_alf_sorting(example[0], collection="alf/probe01/pykilosort", sampling_frequency=30000.0)
+    times = np.load(folder / "spikes.times.npy")[np.load(folder / "spikes.clusters.npy") == 2]
+    np.testing.assert_array_equal(
+        sorting.get_unit_spike_train(unit_id=2), np.floor(times * 30000).astype(int)
+    )
