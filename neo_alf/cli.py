@@ -101,14 +101,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="image file to write (.png, .pdf, .svg)")
     p.set_defaults(run=_plot)
 
-    p = sub.add_parser("convert", help="write the session with a Neo writer (.nix or .nwb)")
+    p = sub.add_parser(
+        "convert",
+        help="write the session with a Neo writer (.nix or .nwb)",
+        usage="neo-alf convert [-h] [--example] [--cache-dir DIR] [--strict] [--overwrite] [PATH|EID] OUT",
+    )
     # one positional list, [target] output, split by _convert: argparse cannot split positionals
     # around an option (`EID --cache-dir DIR OUT`) between an optional target and an output
     _add_session_arguments(p, strict=True, target=False)
     p.add_argument(
         "paths",
         nargs="+",
-        metavar="PATH|EID OUT",
+        metavar="[PATH|EID] OUT",
         help="the session (unless --example), then out.nix or out.nwb",
     )
     p.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")

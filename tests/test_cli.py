@@ -344,3 +344,16 @@ def test_overview_labels(env, tmp_path, monkeypatch):
     for ax in fig.axes:
         assert [t.get_text() for t in ax.get_legend().get_texts()] == ["trial start"]
     assert probe0.get_ylabel() == "depth (um)" and "alf/probe00/pykilosort" in probe0.get_title(loc="left")
+
+
+@pytest.mark.parametrize("command", ["info", "validate", "plot", "convert"])
+def test_help_of_session_commands(command, capsys):
+    from neo_alf import cli
+
+    with pytest.raises(SystemExit) as done:
+        cli.main([command, "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert "--cache-dir" in text and "eid" in text.lower() and "--example" in text
+    assert ("--strict" in text) == (command != "validate")
+    assert ("--overwrite" in text) == (command == "convert")
