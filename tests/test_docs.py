@@ -344,3 +344,17 @@ def test_spikeinterface_own_reader_needs_samples(example):
     np.testing.assert_array_equal(
         sorting.get_unit_spike_train(unit_id=2), np.floor(times * 30000).astype(int)
     )
+
+
+def test_block_parser_sees_marks_and_kinds(tmp_path):
+    page = tmp_path / "p.rst"
+    page.write_text(
+        "Title\n=====\n\nText::\n\n    $ neo-alf info\n\n.. not-run: needs a lab's server\n\n"
+        ".. code-block:: python\n\n    import os\n    x = 1\n\n.. code-block:: python\n\n    y = 2\n\nEnd.\n"
+    )
+    blocks = _blocks(page)
+    assert [(kind, code, reason) for kind, _, code, reason in blocks] == [
+        ("literal", "$ neo-alf info\n", None),
+        ("python", "import os\nx = 1\n", "needs a lab's server"),
+        ("python", "y = 2\n", None),
+    ]
