@@ -91,7 +91,10 @@ def raster_psth(
     for ax in (top, bottom):
         ax.axvline(0, color="0.5", ls="--", lw=0.8)
     top.set_ylim(0, row)
-    top.set_ylabel("trial (grouped by contrast)")
+    bounds = np.cumsum([0, *counts])
+    top.hlines(bounds[1:-1], window[0], window[1], color="0.8", lw=0.5)
+    top.set_yticks((bounds[:-1] + bounds[1:]) / 2, [f"{c:g}" for c in contrasts])
+    top.set_ylabel("trials, by stimulus contrast")
     top.set_title(f"{collection}, cluster {cluster_id}: aligned to stimulus onset", fontsize=9, loc="left")
     bottom.set_xlabel("time from stimulus onset (s)")
     bottom.set_ylabel(f"rate (spikes/s, {bin_size * 1000:g} ms bins)")
