@@ -2,23 +2,29 @@
 
 ::
 
-    neo-alf info PATH|EID [--cache-dir DIR] [--json]     what the reader sees, and the Neo objects it gives
+    neo-alf --version
+    neo-alf info PATH|EID [--cache-dir DIR] [--json] [--strict]   what the reader sees, and the Neo objects
     neo-alf info --example                               the same, on the bundled example session
-    neo-alf validate PATH                                every ALF rule broken (exit 1 when any)
+    neo-alf validate PATH|EID [--cache-dir DIR]          every ALF rule broken (exit 1 when any)
     neo-alf search --cache-dir DIR [--subject S] [--dataset D ...]
     neo-alf download EID --cache-dir DIR --base-url URL
-    neo-alf plot PATH --out overview.png                 needs the [plot] extra (matplotlib)
-    neo-alf convert PATH out.nix|out.nwb                 needs the [nix] or [nwb] extra
+    neo-alf plot PATH|EID [--cache-dir DIR] --out overview.png      needs the [plot] extra (matplotlib)
+    neo-alf convert PATH|EID [--cache-dir DIR] out.nix|out.nwb [--overwrite]   needs [nix] or [nwb]
 
-Errors print one line naming the file and the rule broken, and exit with code 2 (``--debug``
-shows the traceback).
+Every command that reads a session takes a folder, an eid with ``--cache-dir``, or ``--example``
+(one resolver: :func:`_session_path`). Errors print one line naming the file and the rule broken,
+and exit with code 2 (``--debug`` shows the traceback). Output cut short by a closed pipe
+(``neo-alf info --example | head -5``) ends quietly with exit code 1, as Python's documentation
+recommends for ``BrokenPipeError``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,9 +40,21 @@ __all__ = ["main"]
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``neo-alf`` command; returns the exit code."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "paths", None) is not None and not any(e.startswith("-") for e in extra):
+        args.paths += extra  # `convert EID --cache-dir DIR OUT`: argparse leaves OUT over
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        return args.run(args)
+        code = args.run(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly. Python's own recipe: point stdout at
+        # devnull so that the flush at exit does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except (AlfError, OSError, ImportError, ValueError) as err:
         if args.debug:
             raise
@@ -46,20 +64,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="neo-alf", description="Read ALF (ONE / IBL) sessions with Neo.")
+    parser.add_argument("--version", action="version", version=f"neo-alf {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("info", help="the session as the reader sees it")
-    p.add_argument("target", nargs="?", help="a session folder, or an eid with --cache-dir")
-    p.add_argument("--example", action="store_true", help="use the bundled example session")
-    p.add_argument("--cache-dir", help="a ONE cache folder, to resolve an eid")
+    _add_session_arguments(p, strict=True)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=_info)
 
     p = sub.add_parser("validate", help="list every ALF rule broken (exit 1 when any)")
-    p.add_argument("target", nargs="?")
-    p.add_argument("--example", action="store_true")
+    _add_session_arguments(p)
     p.set_defaults(run=_validate)
 
     p = sub.add_parser("search", help="eids in a ONE cache folder")
@@ -79,23 +97,48 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_download)
 
     p = sub.add_parser("plot", help="a session overview figure (needs matplotlib)")
-    p.add_argument("target", nargs="?")
-    p.add_argument("--example", action="store_true")
+    _add_session_arguments(p, strict=True)
     p.add_argument("--out", required=True, help="image file to write (.png, .pdf, .svg)")
     p.set_defaults(run=_plot)
 
-    p = sub.add_parser("convert", help="write the session with a Neo writer (.nix or .nwb)")
-    p.add_argument("target", nargs="?")
-    p.add_argument("output", help="out.nix (needs nixio) or out.nwb (needs pynwb)")
-    p.add_argument("--example", action="store_true")
+    p = sub.add_parser(
+        "convert",
+        help="write the session with a Neo writer (.nix or .nwb)",
+        usage="neo-alf convert [-h] [--example] [--cache-dir DIR] [--strict] [--overwrite] [PATH|EID] OUT",
+    )
+    # one positional list, [target] output, split by _convert: argparse cannot split positionals
+    # around an option (`EID --cache-dir DIR OUT`) between an optional target and an output
+    _add_session_arguments(p, strict=True, target=False)
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="[PATH|EID] OUT",
+        help="the session (unless --example), then out.nix or out.nwb",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
     p.set_defaults(run=_convert)
     return parser
+
+
+def _add_session_arguments(p: argparse.ArgumentParser, strict: bool = False, target: bool = True) -> None:
+    """The arguments of every command that reads one session (resolved by :func:`_session_path`)."""
+    if target:
+        p.add_argument("target", nargs="?", help="a session folder, or an eid with --cache-dir")
+    p.add_argument("--example", action="store_true", help="use the bundled example session")
+    p.add_argument("--cache-dir", help="a ONE cache folder, to resolve an eid")
+    if strict:
+        p.add_argument(
+            "--strict",
+            action="store_true",
+            help="refuse what the reader would otherwise tolerate with a warning",
+        )
 
 
 # ------------------------------------------------------------------------------------------ helpers
 
 
 def _session_path(args) -> Path:
+    """The session folder a command names: ``--example``, a folder, or an eid with ``--cache-dir``."""
     if getattr(args, "example", False):
         from .example import example_session
 
@@ -118,14 +161,27 @@ def _session_path(args) -> Path:
     )
 
 
+def _strict_kwargs(args) -> dict[str, bool]:
+    """``strict=True`` only when asked: readers without the keyword keep working without it."""
+    return {"strict": True} if getattr(args, "strict", False) else {}
+
+
 # ------------------------------------------------------------------------------------------ commands
 
 
-def describe(path: Path) -> dict[str, Any]:
-    """What ``neo-alf info`` reports, as a JSON-ready dict."""
+def describe(path: Path, strict: bool = False) -> dict[str, Any]:
+    """What ``neo-alf info`` reports, as a JSON-ready dict.
+
+    Parameters
+    ----------
+    path : Path
+        The session folder.
+    strict : bool
+        Passed to :class:`~neo_alf.rawio.AlfRawIO` (only when True).
+    """
     from .rawio import AlfRawIO
 
-    reader = AlfRawIO(path)
+    reader = AlfRawIO(path, **({"strict": True} if strict else {}))
     reader.parse_header()
     session = reader.session
     objects = []
@@ -193,7 +249,7 @@ def describe(path: Path) -> dict[str, Any]:
 
 
 def _info(args) -> int:
-    info = describe(_session_path(args))
+    info = describe(_session_path(args), strict=args.strict)
     if args.json:
         print(json.dumps(info, indent=1, default=_json_default))
         return 0
@@ -230,24 +286,44 @@ def _validate(args) -> int:
     from .session import AlfSession
 
     path = _session_path(args)
-    errors = AlfSession(path).validate()
+    session = AlfSession(path)
+    errors = _unique(session.validate())
+    notes = list(getattr(session, "unread", []))  # files beside the data that neo-alf does not read
+    if notes:
+        print(f"{len(notes)} file(s) neo-alf does not read (not errors):")
+        for rel in notes:
+            print(f"  {rel}")
+        print()
     if not errors:
         print(f"{path}: valid (no ALF rule broken)")
         return 0
     by_file: dict[str, list[AlfError]] = defaultdict(list)
     for err in errors:
-        by_file[
-            ", ".join(
-                Path(p).relative_to(path).as_posix() if Path(p).is_relative_to(path) else p for p in err.paths
-            )
-            or str(path)
-        ].append(err)
+        by_file[_where(err, path)].append(err)
     for where, errs in sorted(by_file.items()):
         print(where)
         for err in errs:
             print(f"  {type(err).__name__}: {err.detail}" + (f" (rule: {err.rule})" if err.rule else ""))
     print(f"\n{len(errors)} rule(s) broken in {len(by_file)} place(s)")
     return 1
+
+
+def _unique(errors: list[AlfError]) -> list[AlfError]:
+    """Each error once: checks that meet the same broken file report it the same way."""
+    seen: set[tuple] = set()
+    out = []
+    for err in errors:
+        key = (type(err).__name__, tuple(str(p) for p in err.paths), err.detail, err.rule)
+        if key not in seen:
+            seen.add(key)
+            out.append(err)
+    return out
+
+
+def _where(err: AlfError, path: Path) -> str:
+    return ", ".join(
+        Path(p).relative_to(path).as_posix() if Path(p).is_relative_to(path) else str(p) for p in err.paths
+    ) or str(path)
 
 
 def _search(args) -> int:
@@ -284,7 +360,7 @@ def _download(args) -> int:
 def _plot(args) -> int:
     from .plot import plot_overview
 
-    out = plot_overview(_session_path(args), args.out)
+    out = plot_overview(_session_path(args), args.out, **_strict_kwargs(args))
     print(f"wrote {out}")
     return 0
 
@@ -292,28 +368,53 @@ def _plot(args) -> int:
 def _convert(args) -> int:
     from .io import AlfIO
 
-    out = Path(args.output)
+    if len(args.paths) > 2 or (len(args.paths) == 2) == args.example:
+        raise ValueError("give a session (folder or eid) and an output file, or --example and an output file")
+    args.target = args.paths[0] if len(args.paths) == 2 else None
+    out = Path(args.paths[-1]).expanduser()
     suffix = out.suffix.lower()
     if suffix not in (".nix", ".nwb"):
         raise ValueError(f"{out}: write .nix (NixIO) or .nwb (NWBIO)")
-    block = AlfIO(_session_path(args)).read_block()
-    if suffix == ".nix":
-        try:
-            import nixio  # noqa: F401
-            from neo.io import NixIO
-        except ImportError:
-            raise ImportError("writing .nix needs nixio: pip install 'neo-alf[nix]'") from None
-        with NixIO(str(out), mode="ow") as writer:
-            writer.write_block(_plain_annotations(block))
-    else:
-        try:
-            import pynwb  # noqa: F401
-            from neo.io import NWBIO
-        except ImportError:
-            raise ImportError("writing .nwb needs pynwb: pip install 'neo-alf[nwb]'") from None
-        NWBIO(str(out), mode="w").write_all_blocks([_plain_annotations(block)])
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"{out.parent}: no such folder (convert writes into an existing folder)")
+    if out.exists() and not args.overwrite:
+        raise FileExistsError(f"{out}: exists (pass --overwrite to replace it)")
+    writer = _nix_writer if suffix == ".nix" else _nwb_writer
+    writer(None)  # the extra is missing: say so before reading the whole session
+    block = _plain_annotations(AlfIO(_session_path(args), **_strict_kwargs(args)).read_block())
+    # write beside the target, then rename: a failed write never leaves half a file under its name
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}-", suffix=suffix, dir=out.parent)
+    os.close(fd)
+    os.unlink(tmp)  # the writers create the file themselves
+    try:
+        writer(block, tmp)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     print(f"wrote {out}")
     return 0
+
+
+def _nix_writer(block, path: str | None = None) -> None:
+    try:
+        import nixio  # noqa: F401
+        from neo.io import NixIO
+    except ImportError:
+        raise ImportError("writing .nix needs nixio: pip install 'neo-alf[nix]'") from None
+    if block is not None:
+        with NixIO(path, mode="ow") as writer:
+            writer.write_block(block)
+
+
+def _nwb_writer(block, path: str | None = None) -> None:
+    try:
+        import pynwb  # noqa: F401
+        from neo.io import NWBIO
+    except ImportError:
+        raise ImportError("writing .nwb needs pynwb: pip install 'neo-alf[nwb]'") from None
+    if block is not None:
+        NWBIO(path, mode="w").write_all_blocks([block])
 
 
 def _plain_annotations(block):

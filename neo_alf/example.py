@@ -1,8 +1,9 @@
 """The bundled example session: IBL-shaped, generated on first use into the user cache folder.
 
 Nothing is shipped or downloaded: :mod:`neo_alf.testing` writes the session with a fixed seed
-(trials, wheel, camera, licks, two probes with spikes/clusters/channels and a revision, an LFP
-``.bin``), about 1 MB, the same bytes on every machine. It is written to a temporary folder and
+(75 trials of a visual task at five contrasts, wheel, camera, licks, two probes whose units respond
+to the stimulus and to movement, a revision, an LFP ``.bin`` with a stimulus-evoked deflection),
+about 3 MB, the same bytes on every machine. It is written to a temporary folder and
 renamed into place, so a half-written example is never seen.
 """
 
@@ -15,12 +16,12 @@ from pathlib import Path
 
 from .testing import make_session
 
-__all__ = ["EXAMPLE_PRESET", "cache_root", "example_session"]
+__all__ = ["EXAMPLE_PRESET", "cache_root", "example_root", "example_session"]
 
-EXAMPLE_PRESET = "two_probes"
+EXAMPLE_PRESET = "example"
 """str: the :data:`neo_alf.testing.PRESETS` recipe of the example session."""
 
-_VERSION = "1"  # bump when the example changes: a new folder, old ones left alone
+_VERSION = "2"  # bump when the example changes: a new folder, old ones left alone
 
 
 def cache_root() -> Path:
@@ -38,7 +39,7 @@ def example_session() -> Path:
     Returns
     -------
     Path
-        ``<cache>/example-v1/cortexlab/Subjects/KS023/2024-03-15/001``.
+        ``<cache>/example-v2/cortexlab/Subjects/KS023/2024-03-15/001``.
     """
     root = cache_root() / f"example-v{_VERSION}"
     session = root / "cortexlab/Subjects/KS023/2024-03-15/001"
@@ -57,3 +58,17 @@ def example_session() -> Path:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return session
+
+
+def example_root() -> Path:
+    """The ONE cache folder that holds the example session (written on first use).
+
+    Give it to :class:`neo_alf.one.OneAdapter` to search and load the example by eid.
+
+    Returns
+    -------
+    Path
+        ``<cache>/example-v2``.
+    """
+    session = example_session()
+    return session.parents[4]  # <root>/<lab>/Subjects/<subject>/<date>/<number>

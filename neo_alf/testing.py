@@ -5,7 +5,14 @@ Laboratory publishes them (see ``docs/alf_to_neo.rst``) and returns it with its
 ground truth (counts, first spikes, rates, spans) so that tests can check a reader
 against what was written rather than against itself. The same arguments always give
 the same bytes: ``test_data_manifest.json`` records each preset's arguments and every
-file's sha256 and size, and a test regenerates and verifies them.
+file's sha256 and size, and a test regenerates and verifies them. The random numbers come from
+:class:`CounterRandom` (splitmix64 counters), not NumPy's generators, whose streams may change
+between NumPy releases.
+
+The session follows a task: trials at five contrasts (balanced), choices that depend on contrast,
+a wheel turn from each first movement; units fire as inhomogeneous Poisson processes whose rate
+rises after stimulus onset (scaled by sqrt(contrast)) and around movement onset; the LFP carries a
+stimulus-evoked deflection whose sign reverses with depth.
 
 What a full session holds::
 
@@ -42,6 +49,7 @@ import numpy as np
 __all__ = [
     "PRESETS",
     "TEST_PRESETS",
+    "CounterRandom",
     "GeneratedSession",
     "SessionRecipe",
     "build_manifest",
@@ -91,6 +99,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "one_probe": {"n_probes": 1, "revision": False, "seed": 1},
     "two_probes": {"seed": 2},
+    # the bundled example (neo_alf.example): enough trials for a PSTH per contrast (15 each)
+    "example": {"seed": 2, "duration": 150.0, "n_trials": 75, "n_spikes": 10_000},
     "no_spikes": {"n_probes": 0, "seed": 3},
     "only_spikes": {"behaviour": False, "lfp_rate": 0.0, "revision": False, "seed": 4},
     "no_clusters_object": {
@@ -127,6 +137,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 TEST_PRESETS = (
     "tiny",
+    "example",
     "one_probe",
     "two_probes",
     "no_spikes",
@@ -185,13 +196,132 @@ def make_session(root: str | Path, preset: str | None = None, **overrides: Any) 
     return GeneratedSession(path, recipe, writer.truth)
 
 
+# ------------------------------------------------------------------------------ random numbers
+# NumPy promises no stream stability for its generators across releases, so the data here come from
+# our own counter-based generator: splitmix64 of (stream key, counter) in uint64 arithmetic, which is
+# exact on every platform, then inverse-CDF (or Box-Muller) transforms. Transcendental functions
+# (log, exp, sin) may differ by an ulp between libm/SIMD builds, so every value that reaches a file
+# after one is rounded to a grid (samples of a 30 kHz clock, 1e-9 of a unit...): an ulp cannot move
+# a value across a grid line except with negligible probability.
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser of a uint64 array (wrapping arithmetic, exact everywhere)."""
+    z = x.astype(np.uint64, copy=True)
+    z ^= z >> np.uint64(30)
+    z *= _MIX1
+    z ^= z >> np.uint64(27)
+    z *= _MIX2
+    z ^= z >> np.uint64(31)
+    return z
+
+
+class CounterRandom:
+    """A counter-based random stream: the same ``(seed, name)`` gives the same numbers everywhere.
+
+    Draw ``i`` of a stream is ``splitmix64(key + (i + 1) * golden)``, where ``key`` mixes the seed
+    and the stream name. Independent named streams (``"trials"``, ``"probe00"``...) mean that adding
+    a draw to one part of the generator leaves every other part's bytes unchanged.
+
+    Parameters
+    ----------
+    seed : int
+        The recipe seed.
+    name : str
+        The stream name.
+    """
+
+    def __init__(self, seed: int, name: str):
+        key = np.array([seed & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64)
+        for byte in name.encode():
+            key = _splitmix64(key ^ np.uint64(byte))
+        self._key = key[0]
+        self._counter = 0
+
+    def uint64(self, n: int) -> np.ndarray:
+        """``n`` raw 64-bit draws."""
+        i = np.arange(self._counter + 1, self._counter + 1 + n, dtype=np.uint64)
+        self._counter += n
+        return _splitmix64(self._key + i * _GOLDEN)
+
+    def uniform(self, low: float = 0.0, high: float = 1.0, size: int = 1) -> np.ndarray:
+        """Uniform on the open interval (low, high): 53-bit fractions, never exactly 0 or 1."""
+        u = ((self.uint64(size) >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+        return low + (high - low) * u
+
+    def normal(self, loc: float = 0.0, scale: float = 1.0, size: int = 1) -> np.ndarray:
+        """Gaussian draws by the Box-Muller transform of two uniforms each."""
+        u1, u2 = self.uniform(size=size), self.uniform(size=size)
+        return loc + scale * np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+    def exponential(self, scale: float = 1.0, size: int = 1) -> np.ndarray:
+        """Exponential draws by the inverse CDF ``-scale * log(u)``."""
+        return -scale * np.log(self.uniform(size=size))
+
+    def lognormal(self, mean: float = 0.0, sigma: float = 1.0, size: int = 1) -> np.ndarray:
+        """``exp`` of Gaussian draws."""
+        return np.exp(self.normal(mean, sigma, size))
+
+    def integers(self, low: int, high: int, size: int = 1) -> np.ndarray:
+        """Integers in ``[low, high)`` (the modulo bias is below 2**-40 for any small range)."""
+        return (low + self.uint64(size) % np.uint64(high - low)).astype(np.int64)
+
+    def choice(self, values, size: int = 1, p=None) -> np.ndarray:
+        """Draws from ``values``, with probabilities ``p`` (inverse CDF on their cumulative sum)."""
+        values = np.asarray(values)
+        if p is None:
+            return values[self.integers(0, values.size, size)]
+        edges = np.cumsum(np.asarray(p, dtype=float))
+        index = np.searchsorted(edges / edges[-1], self.uniform(size=size), side="right")
+        return values[np.minimum(index, values.size - 1)]
+
+    def permutation(self, n: int) -> np.ndarray:
+        """A permutation of ``range(n)``: the order of ``n`` raw draws (ties are impossible in practice)."""
+        return np.argsort(self.uint64(n), kind="stable")
+
+    def bytes(self, n: int) -> bytes:
+        """``n`` random bytes (little-endian draws)."""
+        return self.uint64((n + 7) // 8).astype("<u8").tobytes()[:n]
+
+
+def _grid(values, per_unit: float) -> np.ndarray:
+    """Round to multiples of ``1 / per_unit``: values written to files sit on a grid (see above)."""
+    return np.round(np.asarray(values, dtype=np.float64) * per_unit) / per_unit
+
+
+SPIKE_CLOCK = 30000.0
+"""float: spike times are whole samples of this clock (Hz), as a sorter's output is."""
+
+CONTRASTS = (0.0, 0.0625, 0.125, 0.25, 1.0)
+"""tuple: the stimulus contrasts of the generated task, each shown on as many trials as can be."""
+
+STIM_LATENCY = 0.05
+"""float: seconds from stimulus onset to the peak of the evoked firing and LFP deflection."""
+
+MOVE_LEAD = 0.05
+"""float: movement-related firing starts this many seconds before the first wheel movement."""
+
+
+def _alpha(t: np.ndarray, tau: float) -> np.ndarray:
+    """The alpha kernel ``(t / tau) exp(1 - t / tau)`` for ``t > 0`` (peak 1 at ``tau``), else 0."""
+    x = np.maximum(np.asarray(t, dtype=float), 0.0) / tau
+    return x * np.exp(1.0 - x)
+
+
 class _Writer:
     def __init__(self, path: Path, recipe: SessionRecipe):
         self.path = path
         self.r = recipe
-        self.rng = np.random.default_rng(recipe.seed)
         self.truth: dict[str, Any] = {"probes": {}}
         self._span: list[float] = []
+        self.task = self._task()
+
+    def stream(self, name: str) -> CounterRandom:
+        return CounterRandom(self.r.seed, name)
 
     def write_all(self) -> None:
         if self.r.behaviour:
@@ -226,21 +356,66 @@ class _Writer:
             if np.isfinite(v).any():
                 self._span += [float(np.nanmin(v)), float(np.nanmax(v))]
 
+    # ------------------------------------------------------------------------------------- the task
+
+    def _task(self) -> dict[str, np.ndarray]:
+        """The task every part follows: trial times, contrasts, choices, movement onsets.
+
+        Computed even when the behaviour files are not written, so that spikes and LFP of every
+        preset respond to the same (hidden) stimuli.
+        """
+        n, rng = self.r.n_trials, self.stream("task")
+        length = (self.r.duration - 4.0) / n
+        start = _grid(1.0 + np.arange(n) * length + rng.uniform(0, 0.1 * length, n), 1e4)
+        end = _grid(start + 0.8 * length, 1e4)
+        stim_on = _grid(start + 0.1 + rng.uniform(0, 0.05, n), 1e4)
+        contrast = np.resize(np.array(CONTRASTS), n)[rng.permutation(n)]  # balanced across contrasts
+        side = rng.choice([-1.0, 1.0], n)
+        correct = rng.uniform(size=n) < 0.55 + 0.4 * np.sqrt(contrast)
+        choice = np.where(correct, -side, side)
+        choice[rng.uniform(size=n) < 0.1] = 0.0
+        choice[0] = 0.0  # at least one no-go trial: its movement time is NaN
+        go = choice != 0
+        first_move = np.where(go, _grid(stim_on + rng.uniform(0.12, 0.35, n), 1e4), np.nan)
+        response = np.where(
+            go, _grid(first_move + rng.uniform(0.1, 0.4, n), 1e4), _grid(stim_on + 0.5 * length, 1e4)
+        )
+        return {
+            "start": start,
+            "end": end,
+            "stim_on": stim_on,
+            "contrast": contrast,
+            "side": side,
+            "choice": choice,
+            "first_move": first_move,
+            "response": response,
+            "feedback": _grid(response + 0.01, 1e4),
+        }
+
+    def stimulus_drive(self, t: np.ndarray, tau: float = STIM_LATENCY) -> np.ndarray:
+        """Per time: sqrt(contrast) x the alpha kernel after the latest stimulus onset (0 before any)."""
+        stim, c = self.task["stim_on"], self.task["contrast"]
+        i = np.searchsorted(stim, t, side="right") - 1
+        ok = i >= 0
+        out = np.zeros(np.shape(t))
+        out[ok] = np.sqrt(c[i[ok]]) * _alpha(t[ok] - stim[i[ok]], tau)
+        return out
+
+    def movement_drive(self, t: np.ndarray, tau: float = 0.08) -> np.ndarray:
+        """Per time: the alpha kernel from ``MOVE_LEAD`` before the latest movement onset."""
+        onsets = self.task["first_move"][np.isfinite(self.task["first_move"])] - MOVE_LEAD
+        i = np.searchsorted(onsets, t, side="right") - 1
+        ok = i >= 0
+        out = np.zeros(np.shape(t))
+        out[ok] = _alpha(t[ok] - onsets[i[ok]], tau)
+        return out
+
     # ---------------------------------------------------------------------------------- behaviour
 
     def trials(self) -> None:
-        n, rng = self.r.n_trials, self.rng
-        length = (self.r.duration - 4.0) / n
-        start = 1.0 + np.arange(n) * length + rng.uniform(0, 0.1 * length, n)
-        end = start + 0.8 * length
-        stim_on = start + 0.1 + rng.uniform(0, 0.05, n)
-        choice = rng.choice([-1, 0, 1], n, p=[0.45, 0.1, 0.45]).astype(np.float64)
-        choice[0] = 0.0  # at least one no-go trial: its movement time is NaN
-        response = stim_on + rng.uniform(0.2, 0.6 * length, n)
-        first_move = np.where(choice == 0, np.nan, stim_on + rng.uniform(0.1, 0.2, n))
-        feedback = response + 0.01
-        side = rng.choice([-1.0, 1.0], n)
-        contrast = rng.choice([0.0, 0.0625, 0.125, 0.25, 1.0], n)
+        task, n, rng = self.task, self.r.n_trials, self.stream("trials")
+        start, end, stim_on = task["start"], task["end"], task["stim_on"]
+        choice, side, contrast = task["choice"], task["side"], task["contrast"]
         left = np.where(side < 0, contrast, np.nan)
         right = np.where(side > 0, contrast, np.nan)
         feedback_type = np.where(choice == -side, 1.0, -1.0)
@@ -251,9 +426,9 @@ class _Writer:
         for attr, values in [
             ("stimOn_times", stim_on),
             ("goCue_times", stim_on + 0.001),
-            ("firstMovement_times", first_move),
-            ("response_times", response),
-            ("feedback_times", feedback),
+            ("firstMovement_times", task["first_move"]),
+            ("response_times", task["response"]),
+            ("feedback_times", task["feedback"]),
             ("choice", choice),
             ("contrastLeft", left),
             ("contrastRight", right),
@@ -264,36 +439,43 @@ class _Writer:
             self.save(f"{base}.{attr}.npy", values)
         # a timescale variant: the same cue in the behaviour rig's clock, NOT session seconds
         self.save(f"{base}.goCue_times_bpod.npy", stim_on + 0.001 - 12.5)
-        self.span(start, end, response, feedback)
+        self.span(start, end, task["response"], task["feedback"])
         self.truth["trials"] = {
             "n": n,
             "first_start": float(start[0]),
-            "n_nan_first_movement": int(np.isnan(first_move).sum()),
+            "n_nan_first_movement": int(np.isnan(task["first_move"]).sum()),
             "choice": choice.tolist(),
             "contrastLeft": left.tolist(),
             "intervals": np.c_[start, end].tolist(),
         }
 
     def wheel(self) -> None:
-        rng, d = self.rng, self.r.duration
+        """Wheel position in radians: a turn of the chosen side from each movement onset, plus drift."""
+        rng, d, task = self.stream("wheel"), self.r.duration, self.task
         n = int(d * 100)
-        times = 0.2 + np.cumsum(rng.exponential(0.01, n))
+        times = _grid(0.2 + np.cumsum(0.005 + rng.exponential(0.005, n)), 1e5)  # gaps > 1 grid step
         times = times[times < d - 0.1]
-        position = np.cumsum(rng.normal(0, 0.01, times.size))
+        go = np.isfinite(task["first_move"])
+        onsets, turns = task["first_move"][go], 0.35 * task["choice"][go]
+        position = np.cumsum(rng.normal(0, 0.002, times.size))
+        for onset, turn in zip(onsets, turns, strict=True):
+            x = np.clip((times - onset) / 0.25, 0.0, 1.0)
+            position += turn * x * x * (3.0 - 2.0 * x)  # smoothstep: starts at the onset, done in 250 ms
+        ticks = 4096 / (2 * np.pi)  # an encoder's resolution: 1024 lines x 4 edges per turn
         self.save("alf/_ibl_wheel.timestamps.npy", times)
-        self.save("alf/_ibl_wheel.position.npy", position)
-        n_moves = max(2, self.r.n_trials)
-        starts = np.sort(rng.uniform(1, d - 3, n_moves))
-        self.save("alf/_ibl_wheelMoves.intervals.npy", np.c_[starts, starts + rng.uniform(0.1, 1.0, n_moves)])
-        self.save("alf/_ibl_wheelMoves.peakAmplitude.npy", rng.normal(0, 1, n_moves))
+        self.save("alf/_ibl_wheel.position.npy", _grid(position, ticks))
+        moves = _grid(np.c_[onsets - 0.02, onsets + 0.3], 1e4)
+        self.save("alf/_ibl_wheelMoves.intervals.npy", moves)
+        self.save("alf/_ibl_wheelMoves.peakAmplitude.npy", turns)
         self.span(times)
-        self.truth["wheel"] = {"n": int(times.size), "first_time": float(times[0])}
+        self.truth["wheel"] = {"n": int(times.size), "first_time": float(times[0]), "n_moves": int(go.sum())}
 
     def camera_and_licks(self) -> None:
-        rng, d = self.rng, self.r.duration
-        frames = 0.5 + np.arange(int((d - 1) * 60)) / 60.0 + rng.normal(0, 1e-4, int((d - 1) * 60))
+        rng, d = self.stream("camera"), self.r.duration
+        n_frames = int((d - 1) * 60)
+        frames = _grid(0.5 + np.arange(n_frames) / 60.0 + rng.normal(0, 1e-4, n_frames), 1e6)
         self.save("alf/_ibl_leftCamera.times.npy", frames)
-        licks = np.sort(rng.uniform(0.5, d - 0.5, max(4, int(d))))
+        licks = np.sort(_grid(rng.uniform(0.5, d - 0.5, max(4, int(d))), 1e5))
         half = licks.size // 2
         self.save("alf/licks.times.part001.npy", licks[:half])
         self.save("alf/licks.times.part002.npy", licks[half:])
@@ -320,32 +502,40 @@ class _Writer:
     # --------------------------------------------------------------------------------------- ephys
 
     def probe(self, p: int) -> None:
-        r, rng = self.r, self.rng
+        r, rng = self.r, self.stream(f"probe{p:02d}")
         collection = f"alf/probe{p:02d}/pykilosort"
         n_cl = r.n_clusters
-        empty = np.sort(rng.choice(n_cl, r.n_empty_clusters, replace=False)) if r.n_empty_clusters else []
+        empty = np.sort(rng.permutation(n_cl)[: r.n_empty_clusters])
         active = np.setdiff1d(np.arange(n_cl), empty)
-        rates = rng.lognormal(np.log(5.0), 0.8, active.size)
-        counts = np.zeros(n_cl, dtype=np.int64)
-        counts[active] = rng.multinomial(r.n_spikes, rates / rates.sum())
-        times, clusters = _spike_trains(rng, counts, r.duration, refractory=0.002)
+        # each unit: a share of the probe's spikes, a gain on the stimulus and one on movement
+        share = rng.lognormal(np.log(5.0), 0.8, n_cl)
+        stim_gain = rng.choice([0.0, 0.0, 3.0, 6.0, 10.0], n_cl)
+        move_gain = rng.choice([0.0, 0.0, 0.0, 2.0, 5.0], n_cl)
+        times, clusters = [], []
+        for k in active:
+            t = self.unit_spikes(rng, r.n_spikes * share[k] / share[active].sum(), stim_gain[k], move_gain[k])
+            times.append(t)
+            clusters.append(np.full(t.size, k, dtype=np.uint32))
+        times = np.concatenate(times) if times else np.empty(0)
+        clusters = np.concatenate(clusters) if clusters else np.empty(0, np.uint32)
         order = np.argsort(times, kind="stable")
-        times, clusters = times[order], clusters[order].astype(np.uint32)
+        times, clusters = times[order], clusters[order]
+        counts = np.bincount(clusters, minlength=n_cl).astype(np.int64)
         n_ch = r.n_channels
         ycoord = 20.0 * (np.arange(n_ch) // 2)
         cluster_channels = rng.integers(0, n_ch, n_cl)
-        cluster_depths = ycoord[cluster_channels] + rng.normal(0, 5, n_cl)
-        spike_depths = (cluster_depths[clusters] + rng.normal(0, 2, clusters.size)).astype(np.float32)
-        spike_amps = (rng.lognormal(np.log(1e-4), 0.3, clusters.size)).astype(np.float32)
+        cluster_depths = _grid(ycoord[cluster_channels] + rng.normal(0, 5, n_cl), 100)
+        spike_depths = _grid(cluster_depths[clusters] + rng.normal(0, 2, clusters.size), 100)
+        spike_amps = _grid(rng.lognormal(np.log(1e-4), 0.3, clusters.size), 1e9)
         self.save(f"{collection}/spikes.times.npy", times)
         if r.spike_clusters:
             self.save(f"{collection}/spikes.clusters.npy", clusters)
-        self.save(f"{collection}/spikes.amps.npy", spike_amps)
-        self.save(f"{collection}/spikes.depths.npy", spike_depths)
+        self.save(f"{collection}/spikes.amps.npy", spike_amps.astype(np.float32))
+        self.save(f"{collection}/spikes.depths.npy", spike_depths.astype(np.float32))
         if r.clusters_object:
             self.save(f"{collection}/clusters.channels.npy", cluster_channels.astype(np.int64))
             self.save(f"{collection}/clusters.depths.npy", cluster_depths)
-            self.save(f"{collection}/clusters.amps.npy", rng.lognormal(np.log(1e-4), 0.3, n_cl))
+            self.save(f"{collection}/clusters.amps.npy", _grid(rng.lognormal(np.log(1e-4), 0.3, n_cl), 1e9))
             uuids = [str(uuid.UUID(bytes=rng.bytes(16), version=4)) for _ in range(n_cl)]
             (self.path / f"{collection}/clusters.uuids.csv").write_text("uuids\n" + "\n".join(uuids) + "\n")
             self.save(
@@ -353,11 +543,13 @@ class _Writer:
                 np.c_[np.tile([11.0, 27.0, 43.0, 59.0], n_ch // 4 + 1)[:n_ch], ycoord],
             )
             self.save(f"{collection}/channels.rawInd.npy", np.arange(n_ch, dtype=np.int64))
-            regions = np.repeat(np.array([0, 997, 315, 1089, 549], dtype=np.int64), n_ch // 5 + 1)[:n_ch]
+            # from the tip up: thalamus, hippocampus, isocortex, then the brain surface ("root")
+            # and channels outside the brain (0); the tip is the deepest point (most ventral DV)
+            regions = np.repeat(np.array([549, 1089, 315, 997, 0], dtype=np.int64), n_ch // 5 + 1)[:n_ch]
             self.save(f"{collection}/channels.brainLocationIds_ccf_2017.npy", regions)
             self.save(
                 f"{collection}/channels.mlapdv.npy",
-                np.c_[np.full(n_ch, -2000.0), np.full(n_ch, -1500.0), -ycoord - 500.0],
+                np.c_[np.full(n_ch, -2000.0), np.full(n_ch, -1500.0), ycoord - 4000.0],
             )
         truth_times = times
         if r.revision and p == 0:
@@ -376,18 +568,59 @@ class _Writer:
             "n_spikes": int(times.size),
             "unrevised_first_spike": float(times[0]) if times.size else None,
             "revised": bool(r.revision and p == 0),
+            "stim_gain": stim_gain.tolist(),
+            "move_gain": move_gain.tolist(),
         }
 
+    def unit_spikes(
+        self,
+        rng: CounterRandom,
+        expected: float,
+        stim_gain: float,
+        move_gain: float,
+        refractory: float = 0.002,
+    ) -> np.ndarray:
+        """One unit's spike times: an inhomogeneous Poisson process with a refractory period.
+
+        The rate is ``b (1 + stim_gain x stimulus drive + move_gain x movement drive)`` over
+        ``[0.1, duration - 0.1]``, with ``b`` set so that about ``expected`` spikes fall in it.
+        Drawn by thinning a homogeneous process at the peak rate, then on the spike clock, then
+        spikes closer than ``refractory`` to the previous kept one are dropped.
+        """
+        t0, t1 = 0.1, self.r.duration - 0.1
+        stim_area = float(np.sqrt(self.task["contrast"]).sum()) * STIM_LATENCY * np.e
+        move_area = float(np.isfinite(self.task["first_move"]).sum()) * 0.08 * np.e
+        base = expected / ((t1 - t0) + stim_gain * stim_area + move_gain * move_area)
+        peak = base * (1.0 + stim_gain + move_gain)
+        if expected <= 0 or peak <= 0:
+            return np.empty(0)
+        mean = peak * (t1 - t0)
+        t = t0 + np.cumsum(rng.exponential(1.0 / peak, int(mean + 6 * np.sqrt(mean) + 20)))
+        while t[-1] < t1:  # rare: the draw fell short
+            t = np.r_[t, t[-1] + np.cumsum(rng.exponential(1.0 / peak, int(mean / 10 + 20)))]
+        t = t[t < t1]
+        rate = base * (1.0 + stim_gain * self.stimulus_drive(t) + move_gain * self.movement_drive(t))
+        t = _grid(t[rng.uniform(size=t.size) * peak < rate], SPIKE_CLOCK)
+        while t.size > 1:
+            close = np.flatnonzero(np.diff(t) < refractory - 0.5 / SPIKE_CLOCK) + 1
+            if not close.size:
+                break
+            t = np.delete(t, close)
+        return t
+
     def lfp(self) -> None:
-        r, rng = self.r, self.rng
+        """LFP in uV: a stimulus-evoked deflection (contrast-scaled, reversing with depth), 8 Hz, noise."""
+        r, rng = self.r, self.stream("lfp")
         rate, n_ch = r.lfp_rate, r.lfp_channels
         n = int(r.duration * rate)
         t0 = 0.0123
-        t = np.arange(n) / rate
-        data = (
-            50.0 * np.sin(2 * np.pi * 8.0 * t)[:, None] * (1 + np.arange(n_ch))[None, :]
-            + rng.normal(0, 5, (n, n_ch))
-        ).astype(np.float32)
+        t = t0 + np.arange(n) / rate
+        # deep channels (low index, near the tip) see a negative deflection, superficial ones positive
+        polarity = np.linspace(-1.0, 0.5, n_ch) if n_ch > 1 else np.array([-1.0])
+        evoked = 120.0 * self.stimulus_drive(t, tau=0.04)[:, None] * polarity[None, :]
+        theta = 20.0 * np.sin(2 * np.pi * 8.0 * t)[:, None]
+        noise = rng.normal(0, 8.0, n * n_ch).reshape(n, n_ch)
+        data = _grid(evoked + theta + noise, 100).astype(np.float32)
         collection = "raw_ephys_data/probe00"
         target = self.path / f"{collection}/lfp.raw.bin"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -406,31 +639,9 @@ class _Writer:
             "n_channels": n_ch,
             "units": "uV",
             "first_row": data[0].astype(float).tolist(),
+            "evoked_peak_uv": 120.0,
+            "polarity": polarity.tolist(),
         }
-
-
-def _spike_trains(rng: np.random.Generator, counts: np.ndarray, duration: float, refractory: float):
-    """Spike times of every cluster at once, each cluster's interspike intervals >= ``refractory``.
-
-    Cluster k gets ``counts[k]`` spikes spread over ``[0.1, duration - 0.1]``: exponential gaps,
-    rescaled to fit, plus the refractory period. Vectorised over clusters (20 M spikes in seconds).
-    """
-    total = int(counts.sum())
-    clusters = np.repeat(np.arange(counts.size), counts)
-    if total == 0:
-        return np.empty(0), clusters
-    gaps = rng.exponential(1.0, total)
-    active = counts > 0
-    n, starts = counts[active], (np.cumsum(counts) - counts)[active]
-    csum = np.cumsum(gaps)
-    local = csum - np.repeat(csum[starts] - gaps[starts], n)  # cumulative gaps within each cluster
-    group_total = np.repeat(np.add.reduceat(gaps, starts), n)
-    index_in_group = np.arange(total) - np.repeat(starts, n)
-    span = duration - 0.2 - n.astype(float) * refractory
-    if np.any(span <= 0):
-        raise ValueError("too many spikes for the duration and refractory period")
-    times = 0.1 + local / group_total * np.repeat(span, n) * 0.999 + index_in_group * refractory
-    return times, clusters
 
 
 # --------------------------------------------------------------------------------------- manifest

@@ -84,6 +84,24 @@ def _save(rel, array):
     return apply
 
 
+def _spike_clusters(fill, dtype):
+    """spikes.clusters with as many rows as the generated spikes.times, every value ``fill``."""
+
+    def apply(path, tmp):
+        n = np.load(path / PROBE / "spikes.amps.npy", mmap_mode="r").shape[0]
+        np.save(path / PROBE / "spikes.clusters.npy", np.full(n, fill, dtype))
+
+    return apply
+
+
+def _three_columns(rel):
+    def apply(path, tmp):
+        rows = np.load(path / rel).shape[0]
+        np.save(path / rel, np.zeros((rows, 3)))  # same rows, one column too many
+
+    return apply
+
+
 def _pickled(rel):
     def apply(path, tmp):
         np.save(path / rel, np.array([_Bait(tmp / "unpickled.marker"), 1.0], dtype=object), allow_pickle=True)
@@ -239,7 +257,7 @@ FAULTS = [
     ),
     Fault(
         "cluster index out of range",
-        _save(f"{PROBE}/spikes.clusters.npy", np.full(400, 99, np.uint32)),
+        _spike_clusters(99, np.uint32),
         AlfRelationError,
         "spikes.clusters.npy",
         ("spikes", PROBE),
@@ -247,7 +265,7 @@ FAULTS = [
     ),
     Fault(
         "negative cluster index",
-        _save(f"{PROBE}/spikes.clusters.npy", np.full(400, -1, np.int64)),
+        _spike_clusters(-1, np.int64),
         AlfRelationError,
         "spikes.clusters.npy",
         ("spikes", PROBE),
@@ -255,7 +273,7 @@ FAULTS = [
     ),
     Fault(
         "float cluster ids",
-        _save(f"{PROBE}/spikes.clusters.npy", np.zeros(400)),
+        _spike_clusters(0.0, np.float64),
         AlfRelationError,
         "spikes.clusters.npy",
         ("spikes", PROBE),
@@ -273,7 +291,7 @@ FAULTS = [
     Fault("non-monotonic spike times", _spike_times(_unsorted), None, "", ("spikes", PROBE), _check_unsorted),
     Fault(
         "intervals with 3 columns",
-        _save("alf/_ibl_wheelMoves.intervals.npy", np.zeros((8, 3))),
+        _three_columns("alf/_ibl_wheelMoves.intervals.npy"),
         AlfDimensionError,
         "_ibl_wheelMoves.intervals.npy",
         ("wheelMoves", None),

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 README = (Path(__file__).parents[1] / "README.rst").read_text()
 
 
@@ -24,4 +27,18 @@ def test_tour_runs(monkeypatch, tmp_path):
     assert namespace["trials"]["intervals"].shape[1] == 2
     assert namespace["chunk"].shape[0] == 1000
     assert len(namespace["st"]) > 0 and float(namespace["rate"]) > 0
+    unit = namespace["unit"]
+    assert (unit.annotations["collection"], unit.annotations["cluster_id"]) == ("alf/probe00/pykilosort", 2)
+    psth, onsets = namespace["psth"], namespace["trials"]["stimOn_times"]
+    # the PSTH, counted independently: spikes within [onset + a, onset + a + 50 ms) for each bin
+    spikes = np.sort(unit.magnitude)
+    for i, a in enumerate(np.arange(-0.2, 0.5, 0.05)):
+        n = sum(np.searchsorted(spikes, t + a + 0.05) - np.searchsorted(spikes, t + a) for t in onsets)
+        assert psth[i] == pytest.approx(n / (len(onsets) * 0.05))
+    assert 0.0 <= np.arange(-0.2, 0.5, 0.05)[np.argmax(psth)] < 0.15  # the response follows onset
     assert len(namespace["eids"]) == 1
+
+
+def test_tour_needs_no_elephant():
+    (block,) = re.findall(r"A tour\n-+\n\n\.\. code-block:: python\n\n((?:    .*\n|\n)+)", README)
+    assert "elephant" not in block and "parents[" not in block

@@ -36,7 +36,9 @@ class AlfSpikeTrainProxy(SpikeTrainProxy):
         self._with_arrays = spike_array_annotations
 
     def load(self, time_slice=None, strict_slicing=True, magnitude_mode="rescaled", load_waveforms=False):
-        # ALF sortings carry no per-spike waveforms: load_waveforms=True gives none (no error)
+        """Load the SpikeTrain (Neo's arguments). ALF stores no per-spike waveforms: with
+        ``load_waveforms=True`` the SpikeTrain has none (``waveforms`` is None), as for any Neo IO
+        whose format holds none, rather than an error."""
         sptr = super().load(time_slice, strict_slicing, magnitude_mode, load_waveforms=False)
         if not sptr.flags.writeable:
             sptr = sptr.copy()
