@@ -43,9 +43,9 @@ def test_load_object_multipart_joined_in_order(make_generated):
 
 def test_load_object_bin_is_a_memmap_with_metadata(make_generated):
     gen = make_generated("tiny")
-    lfp = load_object(gen.path, "lfp", collection="raw_ephys_data/probe00")
+    lfp = load_object(gen.path, "lfp", collection="raw_ephys_data/probe00", as_stored=True)
     truth = gen.truth["lfp"]
-    assert isinstance(lfp["raw"], np.memmap)
+    assert isinstance(lfp["raw"].base, np.memmap) and lfp["raw"].base.mode == "c"  # copy-on-write
     assert lfp["raw"].shape == (truth["n_samples"], truth["n_channels"]) and lfp["raw"].dtype == np.float32
     np.testing.assert_allclose(lfp["raw"][0], truth["first_row"])
     assert [c["unit"] for c in lfp.metadata["raw"]["columns"]] == ["uV"] * truth["n_channels"]
@@ -64,8 +64,11 @@ def test_load_dataset_default_revision_is_newest(make_generated):
 
 def test_load_dataset_with_metadata(make_generated):
     gen = make_generated("tiny")
-    xy, meta = load_dataset(gen.path, "headTracking.xyPos", return_metadata=True)
+    xy, meta = load_dataset(gen.path, "headTracking.xyPos", return_metadata=True, as_stored=True)
     assert xy.shape == (gen.truth["head_tracking"]["n"], 2)
+    named = load_dataset(gen.path, "headTracking.xyPos")  # all-numeric tsv: its header names kept
+    assert named.dtype.names == ("x", "y") and named.shape == (gen.truth["head_tracking"]["n"],)
+    np.testing.assert_array_equal(named["y"], xy[:, 1])
     assert [c["unit"] for c in meta["columns"]] == ["cm", "cm"]
 
 
