@@ -191,7 +191,9 @@ def test_load_object_requests_only_the_objects_files(tmp_path, server):
     on_disk = sorted(p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file())
     assert on_disk == ["alf/licks.times.part001.npy", "alf/licks.times.part002.npy"]
     assert licks.times.size == source.truth["licks"]["n"]
-    assert licks.times[0] == source.truth["licks"]["first"] and licks.times[-1] == source.truth["licks"]["last"]
+    assert (
+        licks.times[0] == source.truth["licks"]["first"] and licks.times[-1] == source.truth["licks"]["last"]
+    )
 
 
 def test_load_dataset_fetches_one_file_and_its_metadata(tmp_path, server):
