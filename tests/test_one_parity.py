@@ -233,7 +233,7 @@ def test_unknown_search_term_raises_naming_it(fixture_cache):
 
 
 def test_ids_and_paths_agree_on_fixture_tables(fixture_cache):
-    root, one, ours = fixture_cache
+    _root, one, ours = fixture_cache
     for eid in _ids(_quiet(one.search)):
         theirs = Path(one.eid2path(eid))
         assert ours.eid2path(eid) == theirs  # the path it will have: nothing is downloaded
@@ -301,7 +301,7 @@ def built_cache(tmp_path_factory):
     ],
 )
 def test_load_dataset_spellings_agree_with_one(built_cache, spelling):
-    root, one, ours = built_cache
+    _root, one, ours = built_cache
     eid = _ids(_quiet(one.search, subject="KS023", number=1))[0]
     theirs = _quiet(one.load_dataset, eid, spelling)
     assert_same_values(ours.load_dataset(eid, spelling), theirs, spelling)
@@ -318,7 +318,7 @@ def test_unknown_names_raise_naming_the_closest(built_cache):
 
 
 def test_load_object_and_search_agree_with_one(built_cache):
-    root, one, ours = built_cache
+    _root, one, ours = built_cache
     assert ours.search() == _ids(_quiet(one.search))
     assert ours.search(datasets="spikes.depths.npy") == _ids(_quiet(one.search, datasets="spikes.depths.npy"))
     eid = _ids(_quiet(one.search, subject="KS023", number=1))[0]

@@ -88,7 +88,7 @@ def _zip(path, members: dict[str, bytes]):
 
 
 def test_hostile_cache_archives(tmp_path, server):
-    httpd, root, url = server
+    _httpd, root, url = server
     _, _, tables = publish(tmp_path, root)
     folder = root / "tables"
     folder.mkdir()
@@ -110,7 +110,7 @@ def test_hostile_cache_archives(tmp_path, server):
     # a zip without both tables, a broken zip, an info without date_created
     (folder / "cache_info.json").write_text(json.dumps({"date_created": "2"}))
     _zip(folder / "cache.zip", {"sessions.pqt": real["sessions.pqt"]})
-    with pytest.raises(AlfDownloadError, match="lacks datasets.pqt"):
+    with pytest.raises(AlfDownloadError, match=r"lacks datasets\.pqt"):
         OneAdapter(client, cache_url=url + "/tables", downloader=_downloader())
     (folder / "cache.zip").write_bytes(b"PK\x03\x04 not a zip")
     with pytest.raises(AlfFormatError, match="not a readable zip"):
