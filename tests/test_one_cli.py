@@ -125,7 +125,7 @@ def test_download_with_cache_url(capsys, tmp_path, server):
     assert code == 0, err
     local = client / "cortexlab/Subjects/KS023/2024-03-15/001"
     assert sorted(p.name for p in (local / "alf").iterdir()) == sorted(
-        p.name for p in (source.path / "alf").iterdir()
+        p.name for p in (source.path / "alf").iterdir() if p.is_file()
     )
     assert not (local / "raw_ephys_data").exists()
     code, out, _ = _run(capsys, "search", "--cache-dir", str(client), "--cache-url", url + folder, "--json")
