@@ -23,7 +23,7 @@ import numpy as np
 from .. import loaders
 from ..bunch import AlfBunch
 from ..errors import AlfAmbiguousError, AlfError, AlfNameError, AlfNotFoundError
-from ..loaders import parse_dataset_query
+from ..loaders import name_spellings, parse_dataset_query
 from ..session import AlfSession
 from ..spec import RelPath, parse_rel_path, parse_session_path
 from .download import Downloader, DownloadJob, remote_rel_path, safe_target
@@ -86,6 +86,7 @@ class OneAdapter:
             raise AlfNotFoundError("no such cache folder", self.cache_dir)
         self.index = CacheIndex.build(self.cache_dir)
         self._parsed: dict[str, list[tuple[DatasetRecord, RelPath | None]]] = {}
+        self._spellings: dict[str, set[str]] = {}
 
     def __repr__(self) -> str:
         remote = f", base_url={self.base_url!r}" if self.base_url else ""
@@ -101,6 +102,7 @@ class OneAdapter:
         if changed:
             self.index = CacheIndex.build(self.cache_dir)
             self._parsed.clear()
+            self._spellings.clear()
         return changed
 
     # ---------------------------------------------------------------------------------------- ids
@@ -275,12 +277,8 @@ class OneAdapter:
                 continue
             if projects and not any(p in record.projects.casefold() for p in projects):
                 continue
-            if wanted:
-                parsed = [(r, rp) for r, rp in self._records(record.eid) if rp is not None and r.exists]
-                if not all(
-                    any(q.matches(rp.collection, rp.revision, rp.name) for _, rp in parsed) for q in wanted
-                ):
-                    continue
+            if wanted and not all(self._has_dataset(record.eid, q) for q in wanted):
+                continue
             out.append(record)
         out.sort(key=lambda r: (r.date, r.subject, r.number), reverse=True)
         eids = [r.eid for r in out]
@@ -301,6 +299,27 @@ class OneAdapter:
         ]
 
     # -------------------------------------------------------------------------------------- listing
+
+    def _has_dataset(self, eid: str, query) -> bool:
+        """True when an existing dataset of the session answers to ``query`` (a plain name: one set
+        lookup in the session's spellings, built once)."""
+        plain = (
+            query.collection is None and query.revision is None and not any(c in query.pattern for c in "*?[")
+        )
+        if plain:
+            if eid not in self._spellings:
+                self._spellings[eid] = {
+                    s
+                    for r, rp in self._records(eid)
+                    if rp is not None and r.exists
+                    for s in name_spellings(rp.name)
+                }
+            return query.pattern in self._spellings[eid]
+        return any(
+            query.matches(rp.collection, rp.revision, rp.name)
+            for r, rp in self._records(eid)
+            if rp and r.exists
+        )
 
     def _records(self, eid: str) -> list[tuple[DatasetRecord, RelPath | None]]:
         """The session's dataset records with their parsed paths (None: a name that breaks the rules)."""
