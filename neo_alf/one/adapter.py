@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import fnmatch
+import functools
 import hashlib
 import os
 import re
@@ -324,13 +325,7 @@ class OneAdapter:
     def _records(self, eid: str) -> list[tuple[DatasetRecord, RelPath | None]]:
         """The session's dataset records with their parsed paths (None: a name that breaks the rules)."""
         if eid not in self._parsed:
-            rows = []
-            for r in self.index.datasets.get(eid, []):
-                try:
-                    rp = parse_rel_path(r.rel_path) if "\\" not in r.rel_path else None
-                except (AlfError, ValueError):
-                    rp = None
-                rows.append((r, rp))
+            rows = [(r, _parse(r.rel_path)) for r in self.index.datasets.get(eid, [])]
             self._parsed[eid] = rows
         return self._parsed[eid]
 
@@ -613,6 +608,22 @@ class OneAdapter:
             url = f"{self.base_url}/{remote_session}/{remote_rel_path(dataset.rel_path, dataset.id)}"
             jobs.append(DownloadJob(url, target, dataset.file_size, dataset.hash))
         return self.downloader.fetch_all(jobs)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parse(rel_path: str) -> RelPath | None:
+    """A table's rel_path parsed (None: it breaks the rules); cached, as sessions share their names."""
+    if not isinstance(rel_path, str) or "\\" in rel_path:
+        return None
+    try:
+        return parse_rel_path(rel_path)
+    except (AlfError, ValueError):
+        return None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _spellings(rel_path: str) -> frozenset[str]:
+    return frozenset(name_spellings(_parse(rel_path).name))
 
 
 def _data_name(rp: RelPath):
