@@ -237,3 +237,10 @@ def test_lazy_load_ts_and_session_of_a_local_cache(folder_cache):
     assert one.session(eid).path == one.eid2path(eid)
     pos, t = one.load_ts(eid, ["wheel.position"], sample_rate=100.0)
     assert pos.shape == t.shape and np.all(np.diff(t) > 0)
+
+
+def test_dataset_ids_are_uuid5():
+    from neo_alf.one.index import EID_NAMESPACE, dataset_id
+
+    for rel in ["alf/spikes.times.npy", "alf/#2024-01-01#/x.y.npy", "é/ü.v.npy"]:
+        assert dataset_id("e", rel) == str(uuid.uuid5(EID_NAMESPACE, f"e/{rel}"))

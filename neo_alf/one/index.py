@@ -13,6 +13,8 @@ UUID (:func:`session_eid`) of ``lab/subject/date/number``, the same on every mac
 from __future__ import annotations
 
 import datetime
+import functools
+import hashlib
 import math
 import os
 import re
@@ -226,16 +228,10 @@ class CacheIndex:
             index.sessions[eid] = SessionRecord(eid, lab, subject, date, number, folder=rel)
             records = []
             session_dir = root / rel if rel else root
-            for file_rel in _files_below(session_dir):
-                try:
-                    parse_rel_path(file_rel)
-                except AlfNameError:
+            for file_rel, size in _files_below(session_dir):
+                if not _is_alf_path(file_rel):
                     continue
-                records.append(
-                    DatasetRecord(
-                        dataset_id(eid, file_rel), file_rel, (session_dir / file_rel).stat().st_size
-                    )
-                )
+                records.append(DatasetRecord(dataset_id(eid, file_rel), file_rel, size))
             index.datasets[eid] = records
         return index
 
@@ -259,7 +255,16 @@ def session_eid(lab: str | None, subject: str, date: datetime.date | str, number
 
 def dataset_id(eid: str, rel_path: str) -> str:
     """The stable id of a scanned dataset: ``uuid5(EID_NAMESPACE, "eid/rel_path")``."""
-    return str(uuid.uuid5(EID_NAMESPACE, f"{eid}/{rel_path}"))
+    return _uuid5(f"{eid}/{rel_path}")
+
+
+def _uuid5(name: str) -> str:
+    # str(uuid.uuid5(EID_NAMESPACE, name)) without building UUID objects: 60,000 of them per scan
+    digest = bytearray(hashlib.sha1(EID_NAMESPACE.bytes + name.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 # -------------------------------------------------------------------------------------------- tables
@@ -313,9 +318,19 @@ def _session_dirs(root: Path) -> list[str]:
     return found
 
 
-def _files_below(folder: Path) -> list[str]:
-    """Relative posix paths of the files below ``folder`` (symlinked folders not followed)."""
-    out: list[str] = []
+@functools.lru_cache(maxsize=1 << 16)
+def _is_alf_path(rel_path: str) -> bool:
+    # sessions share their file names: parse each distinct one once
+    try:
+        parse_rel_path(rel_path)
+    except AlfNameError:
+        return False
+    return True
+
+
+def _files_below(folder: Path) -> list[tuple[str, int]]:
+    """``(relative posix path, size)`` of the files below ``folder`` (symlinked folders not followed)."""
+    out: list[tuple[str, int]] = []
 
     def walk(path: str, prefix: str) -> None:
         try:
@@ -326,7 +341,10 @@ def _files_below(folder: Path) -> list[str]:
             if entry.is_dir(follow_symlinks=False):
                 walk(entry.path, f"{prefix}{entry.name}/")
             elif entry.is_file():
-                out.append(prefix + entry.name)
+                try:
+                    out.append((prefix + entry.name, entry.stat().st_size))
+                except OSError:
+                    continue
 
     walk(str(folder), "")
     return out
