@@ -46,10 +46,12 @@ def make_tree(root: Path, n_sessions: int, n_files: int) -> None:
 
 
 def timed(label: str, fn, results: dict):
-    t0 = time.perf_counter()
+    # CPU time beside wall time: on a shared machine the wall clock also counts other jobs' turns
+    t0, c0 = time.perf_counter(), time.process_time()
     value = fn()
     results[label] = time.perf_counter() - t0
-    print(f"{label:52} {results[label]:8.3f} s", flush=True)
+    results[label + " (cpu)"] = time.process_time() - c0
+    print(f"{label:52} {results[label]:8.3f} s wall {results[label + ' (cpu)']:8.3f} s cpu", flush=True)
     return value
 
 
@@ -98,8 +100,10 @@ def main(argv=None) -> int:
         from one.alf.cache import make_parquet_db
         from one.api import One
     except ImportError:
+        cpu = r["neo-alf index build (folder scan, stable eids) (cpu)"]
+        verdict = "met" if build < 2 else "NOT met"
         print(
-            f"\nindex build {build:.3f} s (target < 2 s): {'met' if build < 2 else 'NOT met'}; no ONE-api run"
+            f"\nindex build {build:.3f} s wall, {cpu:.3f} s cpu (target: 2 s wall): {verdict}; no ONE-api run"
         )
         if args.clean:
             shutil.rmtree(args.root)
@@ -134,7 +138,8 @@ def main(argv=None) -> int:
 
     print(
         f"\nindex build {build:.3f} s for {args.sessions} sessions / {args.sessions * args.files} files "
-        f"(target < 2 s): {'met' if build < 2 else 'NOT met'}"
+        f"({r['neo-alf index build (folder scan, stable eids) (cpu)']:.3f} s cpu; target < 2 s): "
+        f"{'met' if build < 2 else 'NOT met'}"
     )
     one_total = r["ONE-api make_parquet_db (no hashes)"] + r["ONE-api One(mode='local')"]
     print(f"ONE-api tables + One: {one_total:.3f} s ({one_total / build:.1f}x the neo-alf scan)")
