@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from neo_alf.errors import AlfDownloadError, AlfHashError, AlfNotFoundError, AlfPathError, AlfWarning
@@ -45,10 +46,14 @@ def test_download_a_session(tmp_path, server):
 
 
 def test_load_fetches_what_it_needs_first(tmp_path, server):
-    _, root, url = server
+    httpd, root, url = server
     source, eid, cache = publish(tmp_path, root)
-    licks = _adapter(cache, url).load_object(eid, "licks")
-    assert licks["times"].size == source.truth["licks"]["n"]
+    one = _adapter(cache, url)
+    assert not one.eid2path(eid).exists()  # nothing local: the values below can only come from the server
+    licks = one.load_object(eid, "licks")
+    assert len(httpd.requests) == 2 and all("licks.times" in r for r in httpd.requests)
+    expected = np.concatenate([np.load(source.path / f"alf/licks.times.part00{i}.npy") for i in (1, 2)])
+    np.testing.assert_array_equal(licks.times, expected)
 
 
 def test_retry_after_503(tmp_path, server):
