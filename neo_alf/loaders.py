@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import difflib
 import fnmatch
+import mmap
 import os
 import re
 from collections.abc import Iterable
@@ -216,7 +217,8 @@ def _writable(value: Any) -> Any:
     """An array the caller may change without ever touching the file: a copy-on-write map or a copy."""
     if not isinstance(value, np.ndarray) or value.flags.writeable:
         return value
-    if isinstance(value, np.memmap) and value.filename is not None and value.base is not None:
+    # only a map of a whole file is mapped again: a view of one keeps its parent's offset, not its own
+    if isinstance(value, np.memmap) and value.filename is not None and isinstance(value.base, mmap.mmap):
         order = "F" if value.flags.f_contiguous and not value.flags.c_contiguous else "C"
         try:
             return np.array(

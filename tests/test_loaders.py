@@ -217,3 +217,16 @@ def test_object_wildcards_and_namespace(make_generated):
         load_object(gen.path, "_foo_trials")
     with pytest.raises(AlfAmbiguousError, match="several objects"):
         load_object(gen.path, "*s")
+
+
+def test_copy_on_write_maps_whole_files_and_copies_views(tmp_path):
+    from neo_alf.loaders import _writable
+
+    path = tmp_path / "a.npy"
+    np.save(path, np.arange(100.0).reshape(50, 2))
+    whole = _writable(np.load(path, mmap_mode="r"))
+    assert isinstance(whole.base, np.memmap) and whole.base.mode == "c"
+    view = _writable(np.load(path, mmap_mode="r")[10:20])  # a view: its data, not the file's start
+    np.testing.assert_array_equal(view, np.arange(100.0).reshape(50, 2)[10:20])
+    whole[0, 0] = view[0, 0] = -1.0
+    np.testing.assert_array_equal(np.load(path), np.arange(100.0).reshape(50, 2))
