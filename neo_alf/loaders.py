@@ -30,7 +30,6 @@ from .spec import AlfName, parse_name
 
 __all__ = [
     "DatasetQuery",
-    "expand_table",
     "find_datasets",
     "load_dataset",
     "load_object",
@@ -190,18 +189,13 @@ def _resolve_object(session: AlfSession, obj: str, collection: str | None) -> tu
 # -------------------------------------------------------------------------------------------- shapes
 
 
-def expand_table(data: np.ndarray) -> dict[str, np.ndarray]:
+def _expand_table(data: np.ndarray) -> dict[str, np.ndarray]:
     """The columns of a table as attributes, ``name_0``/``name_1`` paired into an ``(n, 2)`` ``name``.
 
-    A private copy of the rule ONE-api applies (``AlfBunch.from_df``); ``neo_alf.tables.expand_table``
-    is used instead when present.
+    A private copy of the rule ONE-api applies (``AlfBunch.from_df``), used until the session model's
+    ``neo_alf.tables.expand_table`` is merged; a table the session model already expanded never
+    reaches it.
     """
-    try:
-        from .tables import expand_table as shared  # type: ignore[import-not-found]
-    except ImportError:
-        shared = None
-    if shared is not None:
-        return shared(data)
     if not isinstance(data, np.ndarray) or not data.dtype.names:
         raise TypeError("expand_table takes a structured array")
     columns = {n: np.array(data[n]) for n in data.dtype.names}
@@ -312,7 +306,7 @@ def to_one(
     if table_key is not None and isinstance(out[table_key], np.ndarray) and out[table_key].dtype.names:
         suffix = table_key[5:]
         paths = out.files.get(table_key, ())
-        for name, column in expand_table(out.pop(table_key)).items():
+        for name, column in _expand_table(out.pop(table_key)).items():
             m = _PAIRED.match(name)
             name = f"{m['stem']}{suffix}_{m['i']}" if m else f"{name}{suffix}"
             out[name] = column
