@@ -98,6 +98,52 @@ class AlfBunch(dict):
             )
         return next(iter(counts.values()), None)
 
+    @property
+    def check_dimensions(self) -> int:
+        """ONE-api's check: 0 when the array attributes agree on their rows (``timestamps`` may be a
+        ``(2, 2)`` sync array, an attribute may have 1 row), 1 when they do not."""
+        firsts = []
+        for key, value in self.items():
+            if not isinstance(value, np.ndarray) or value.ndim == 0:
+                continue
+            if str(key).startswith("timestamps"):
+                if value.ndim == 1 or (value.ndim == 2 and value.shape[1] == 1):
+                    firsts.append(value.shape[0])
+                elif value.shape != (2, 2):
+                    return 1
+                continue
+            firsts.append(value.shape[0])
+        return int(bool(firsts) and not set(firsts) <= {max(firsts), 1})
+
+    def append(self, other: dict, inplace: bool = False) -> AlfBunch | None:
+        """Rows of ``other`` (same keys) after this bunch's, as ONE-api's ``AlfBunch.append``.
+
+        Returns the new bunch, or None when ``inplace``.
+
+        Raises
+        ------
+        AlfDimensionError
+            The keys differ.
+        """
+        out = self if inplace else self.copy()
+        if not other:
+            return None if inplace else out
+        if not self:
+            out.update(other)
+            return None if inplace else out
+        if set(self) != set(other):
+            raise AlfDimensionError(
+                f"append needs the same keys ({sorted(self)} vs {sorted(other)})",
+                rule="appended objects have the same attributes",
+            )
+        for key in list(out):
+            a, b = out[key], other[key]
+            if isinstance(a, np.ndarray):
+                out[key] = np.concatenate([a, b], axis=0)
+            elif isinstance(a, list):
+                out[key] = a + list(b)
+        return None if inplace else out
+
     def to_df(self):
         """A pandas DataFrame, one column per 1-D attribute, ``key_0 ... key_n`` per 2-D column.
 

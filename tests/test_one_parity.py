@@ -334,3 +334,17 @@ def test_load_object_and_search_agree_with_one(built_cache):
     session = Path(one.eid2path(eid))
     for inside in [session, session / "alf", session / "alf/_ibl_trials.choice.npy", str(session / "alf")]:
         assert ours.path2eid(inside) == eid
+
+
+def test_bunch_check_dimensions_and_append_agree(tmp_path):
+    session = _shape_session(tmp_path)
+    for obj in ["trials", "ephys", "eye"]:
+        theirs = _quiet(alfio.load_object, session / "alf", obj)
+        ours = load_object(session, obj)
+        assert ours.check_dimensions == theirs.check_dimensions == 0
+        both = ours.append(ours)
+        their_both = theirs.append(theirs)
+        for key in their_both:
+            assert_same_values(both[key], their_both[key], key)
+    broken = alfio.AlfBunch({"a": np.zeros(3), "b": np.zeros(4)})
+    assert load_object(session, "eye").__class__(broken).check_dimensions == broken.check_dimensions == 1
