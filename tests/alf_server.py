@@ -63,6 +63,15 @@ class _FaultyHandler(http.server.SimpleHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        if kind == "slowheaders":  # arg: seconds between bytes of an endless header
+            try:
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                while True:
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(arg)
+            except OSError:
+                return
         if kind == "trickle":  # arg: seconds between bytes, forever
             self.send_response(200)
             self.send_header("Content-Length", str(10**6))

@@ -328,6 +328,20 @@ def test_trickling_server_hits_the_overall_deadline(tmp_path, server):
     assert not job.target.exists() and _leftovers(tmp_path / "out") == []
 
 
+def test_trickled_headers_hit_the_overall_deadline(tmp_path, server):
+    import time
+
+    httpd, root, url = server
+    publish(tmp_path, root)
+    httpd.plan["_ibl_trials.choice.npy"] = [("slowheaders", 0.05)] * 5
+    _, job = _one_file_job(tmp_path, url)
+    start = time.monotonic()
+    with pytest.raises(AlfDownloadError, match="deadline passed while waiting"):
+        Downloader(retries=0, timeout=5, deadline=1.0, progress=False).fetch_all([job])
+    assert time.monotonic() - start < 3.0
+    assert not job.target.exists() and _leftovers(tmp_path / "out") == []
+
+
 def test_body_larger_than_the_table_stops_while_streaming(tmp_path, server):
     httpd, root, url = server
     publish(tmp_path, root)

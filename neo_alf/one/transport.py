@@ -1,7 +1,8 @@
 """One HTTP GET, streamed into an open file under hard limits: the only code that talks to a server.
 
-Every answer is untrusted. Limits: an overall deadline (checked between reads of at most 64 KiB,
-so a server trickling a byte at a time cannot keep a download alive), the body counted while it
+Every answer is untrusted. Limits: an overall deadline (over the wait for the answer's headers, and
+checked between reads of at most 64 KiB, so a server trickling a byte at a time cannot keep a
+download alive), the body counted while it
 streams and refused one byte past the expected size, no transparent decoding (``Accept-Encoding:
 identity``; a gzip/deflate body is decoded here, bounded by the expected size, or refused), bounded
 redirects to http(s) on the same host only. Failures are :class:`~neo_alf.errors.AlfDownloadError`
@@ -11,6 +12,7 @@ naming the URL, or :class:`Retryable` for what another attempt may fix.
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 import urllib.parse
 import zlib
@@ -50,13 +52,21 @@ def _open(session: requests.Session, url: str, timeout: float, deadline: float) 
         if time.monotonic() > deadline:
             raise _fail("download deadline passed", url, rule="downloads finish within their deadline")
         try:
-            response = session.get(
+            response = _get_within(
+                session,
                 current,
+                deadline,
                 stream=True,
                 timeout=(min(timeout, max(deadline - time.monotonic(), 0.01)), timeout),
                 allow_redirects=False,
                 headers={"Accept-Encoding": "identity"},
             )
+        except _Late:
+            raise _fail(
+                "download deadline passed while waiting for the server's answer",
+                url,
+                rule="downloads finish within their deadline",
+            ) from None
         except requests.ConnectionError as err:
             refused = "refused" in str(err).lower() or "Errno 111" in str(err)
             raise Retryable(f"connection failed: {_short(err)}", refused=refused) from None
@@ -76,6 +86,31 @@ def _open(session: requests.Session, url: str, timeout: float, deadline: float) 
             continue
         return response
     raise _fail(f"more than {MAX_REDIRECTS} redirects", url, rule="redirects are bounded")
+
+
+class _Late(Exception):
+    pass
+
+
+def _get_within(session: requests.Session, url: str, deadline: float, **kwargs) -> requests.Response:
+    """``session.get`` that returns by the deadline: a server trickling its status line or headers
+    would otherwise hold the call for as long as each byte comes before the read timeout."""
+    box: dict = {}
+
+    def call() -> None:
+        try:
+            box["response"] = session.get(url, **kwargs)
+        except BaseException as err:  # handed to the caller
+            box["error"] = err
+
+    worker = threading.Thread(target=call, daemon=True, name="neo-alf-get")
+    worker.start()
+    worker.join(max(deadline - time.monotonic(), 0.0))
+    if worker.is_alive():
+        raise _Late()
+    if "error" in box:
+        raise box["error"]
+    return box["response"]
 
 
 def _short(err: BaseException) -> str:
