@@ -4,7 +4,11 @@ Files live at ``{base_url}/{session rel path}/{collection}/[#rev#/]{object}.{att
 (the dataset id inserted before the extension, as public ALF file servers name them). Each file
 goes to a temporary file in its destination folder, is checked (size, md5 when the table has one),
 then atomically renamed to its name without the UUID: nothing half-written ever stands under a
-final name. Connection errors and 5xx answers are retried with exponential backoff; a 404 is final.
+final name; temporary names are short (``.<16 hex>.part``), so 255-byte dataset names work.
+Connection errors, timeouts, truncated bodies and 5xx answers are retried with exponential backoff;
+a 404 is final; a server that refuses connections stops the jobs not yet started. The limits on
+each answer (deadline, size, encoding, redirects) are :mod:`neo_alf.one.transport`'s; the checks of
+table paths are :mod:`neo_alf.one.checks`'.
 """
 
 from __future__ import annotations
