@@ -348,3 +348,23 @@ def test_bunch_check_dimensions_and_append_agree(tmp_path):
             assert_same_values(both[key], their_both[key], key)
     broken = alfio.AlfBunch({"a": np.zeros(3), "b": np.zeros(4)})
     assert load_object(session, "eye").__class__(broken).check_dimensions == broken.check_dimensions == 1
+
+
+def test_folder_layouts_agree_with_make_parquet_db(tmp_path):
+    cache = pytest.importorskip("one.alf.cache")
+    root = tmp_path / "root"
+    make_session(root, "only_spikes", lab="cortexlab", subject="KS023", number=1)
+    make_session(root / "tmp_nolab", "only_spikes", subject="ZM_1", number=2)
+    shutil.move(str(root / "tmp_nolab/cortexlab/Subjects/ZM_1"), str(root / "ZM_1"))  # <root>/<subject>/...
+    shutil.rmtree(root / "tmp_nolab")
+    scanned = OneAdapter(root, progress=False)  # no tables: the folder scan
+    found = sorted(str(scanned.eid2path(e)) for e in scanned.search())
+    _quiet(cache.make_parquet_db, root, hash_files=False)
+    one = _quiet(one_api.One, cache_dir=root, mode="local")
+    theirs = sorted(str(one.eid2path(e)) for e in _quiet(one.search))
+    assert found == theirs and len(found) == 2
+    tables = OneAdapter(root, progress=False)  # ONE-api's tables
+    assert tables.search() == _ids(_quiet(one.search))
+    assert [str(tables.eid2path(e)) for e in tables.search()] == [
+        str(one.eid2path(e)) for e in _quiet(one.search)
+    ]
