@@ -450,3 +450,15 @@ def test_refusing_server_fails_fast_and_reports_every_file(tmp_path):
         Downloader(progress=False, max_workers=4).fetch_all(jobs)
     assert time.monotonic() - start < 5.0
     assert len(err.value.failures) == 12 and err.value.fetched == []
+
+
+def test_ambiguous_dataset_name_fetches_nothing(tmp_path, server):
+    from neo_alf.errors import AlfAmbiguousError
+
+    httpd, root, url = server
+    _, eid, cache = publish(tmp_path, root)
+    with pytest.raises(AlfAmbiguousError, match=r"alf/probe00/pykilosort: spikes\.times"):
+        _adapter(cache, url).load_dataset(eid, "spikes.times")
+    with pytest.raises(AlfAmbiguousError, match="several collections"):
+        _adapter(cache, url).load_object(eid, "spikes")
+    assert httpd.requests == []

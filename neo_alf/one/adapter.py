@@ -463,7 +463,14 @@ class OneAdapter:
                 )
             identities = {(rp.collection, rp.name.object, rp.name.key) for _, rp in rows}
             wanted = {(rp.collection, rp.name.object, rp.name.attribute, rp.name.timescale) for _, rp in rows}
-            if len(identities) == 1:
+            if len(identities) > 1:  # refused before anything is fetched
+                where = sorted(f"{c or '(root)'}: {o}.{k}" for c, o, k in identities)
+                raise AlfAmbiguousError(
+                    f"{dataset!r} matches {len(identities)} datasets ({'; '.join(where)}); pass collection= "
+                    "or a more precise name",
+                    self.cache_dir,
+                )
+            if identities:
                 meta = [
                     (r, rp)
                     for r, rp in self._records(eid)
