@@ -327,7 +327,12 @@ def _expand_timestamps(out: AlfBunch) -> None:
     n = others[0]
     for key in stamps:
         ts = out[key]
-        if ts.ndim == 2 and ts.shape[1] == 2 and ts.shape[0] != n and ts.dtype.kind in "iuf":
+        if (
+            ts.ndim == 2
+            and ts.shape[1] == 2
+            and (ts.shape == (2, 2) or ts.shape[0] != n)
+            and ts.dtype.kind in "iuf"
+        ):
             out[key] = ts2vec(ts, n)
 
 
