@@ -9,6 +9,7 @@ Layers, each usable alone:
 - :mod:`neo_alf.one`: experiment ids to session folders, search and download.
 """
 
+from .bunch import AlfBunch
 from .errors import (
     AlfAmbiguousError,
     AlfDependencyError,
@@ -32,6 +33,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AlfAmbiguousError",
+    "AlfBunch",
     "AlfDependencyError",
     "AlfDimensionError",
     "AlfDuplicateError",

@@ -6,8 +6,8 @@
     neo-alf info PATH|EID [--cache-dir DIR] [--json] [--strict]   what the reader sees, and the Neo objects
     neo-alf info --example                               the same, on the bundled example session
     neo-alf validate PATH|EID [--cache-dir DIR]          every ALF rule broken (exit 1 when any)
-    neo-alf search --cache-dir DIR [--subject S] [--dataset D ...]
-    neo-alf download EID --cache-dir DIR --base-url URL
+    neo-alf search --cache-dir DIR [--cache-url URL] [--subject S] [--date D [D]] [--dataset D ...]
+    neo-alf download EID --cache-dir DIR --base-url URL [--cache-url URL] [--collection C] [--dataset D]
     neo-alf plot PATH|EID [--cache-dir DIR] --out overview.png      needs the [plot] extra (matplotlib)
     neo-alf convert PATH|EID [--cache-dir DIR] out.nix|out.nwb [--overwrite]   needs [nix] or [nwb]
 
@@ -81,19 +81,39 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_validate)
 
     p = sub.add_parser("search", help="eids in a ONE cache folder")
-    p.add_argument("--cache-dir", required=True)
-    p.add_argument("--subject")
-    p.add_argument("--lab")
-    p.add_argument("--date", nargs="+", metavar="DATE", help="one day, or first and last (inclusive)")
-    p.add_argument("--dataset", action="append", default=[], help="object.attribute (repeatable)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--cache-dir", required=True, help="the ONE cache folder (tables, or session folders)")
+    p.add_argument("--cache-url", help="fetch the public cache tables (cache_info.json, cache.zip) from here")
+    p.add_argument("--subject", action="append", help="exact subject name (repeatable: any of them)")
+    p.add_argument("--lab", action="append", help="exact lab name (repeatable: any of them)")
+    p.add_argument("--number", type=int, help="the session number of the day")
+    p.add_argument("--task", help="task protocol, case-insensitive substring")
+    p.add_argument("--project", help="project, case-insensitive substring")
+    p.add_argument(
+        "--date", nargs="+", metavar="DATE", help="yyyy-mm-dd: one day, or first and last (inclusive)"
+    )
+    p.add_argument(
+        "--dataset", action="append", default=[], help="a dataset name, e.g. spikes.times (repeatable)"
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=_search)
 
-    p = sub.add_parser("download", help="fetch a session from an ALF file server")
-    p.add_argument("eid")
-    p.add_argument("--cache-dir", required=True)
-    p.add_argument("--base-url", required=True)
-    p.add_argument("--no-progress", action="store_true")
+    p = sub.add_parser("download", help="fetch a session (or part of it) from an ALF file server")
+    p.add_argument("eid", help="the session: an eid, an experiment reference yyyy-mm-dd_N_subject, or a path")
+    p.add_argument(
+        "--cache-dir", required=True, help="the ONE cache folder holding sessions.pqt/datasets.pqt"
+    )
+    p.add_argument(
+        "--base-url", required=True, help="the ALF file server, e.g. https://ibl.flatironinstitute.org/public"
+    )
+    p.add_argument(
+        "--cache-url", help="fetch the public cache tables (cache_info.json, cache.zip) from here first"
+    )
+    p.add_argument("--collection", action="append", help="only this collection (repeatable)")
+    p.add_argument("--dataset", action="append", help="only datasets with this name (repeatable, wildcards)")
+    p.add_argument("--no-raw", action="store_true", help="leave raw data folders (raw_*) out")
+    p.add_argument("--verify", action="store_true", help="also check the md5 of files already present")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds per connection or read (default 30)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_download)
 
     p = sub.add_parser("plot", help="a session overview figure (needs matplotlib)")
@@ -327,32 +347,71 @@ def _where(err: AlfError, path: Path) -> str:
 
 
 def _search(args) -> int:
-    from .one import OneAdapter
+    from .one import Downloader, OneAdapter
 
-    one = OneAdapter(args.cache_dir, progress=False)
+    one = OneAdapter(
+        args.cache_dir, progress=False, cache_url=args.cache_url, downloader=Downloader(progress=False)
+    )
     date_range = None
     if args.date:
+        if len(args.date) > 2:
+            raise ValueError(f"--date takes one day or first and last, not {len(args.date)} dates")
         date_range = args.date[0] if len(args.date) == 1 else (args.date[0], args.date[1])
     eids = one.search(
-        subject=args.subject, lab=args.lab, date_range=date_range, datasets=args.dataset or None
+        subject=args.subject,
+        lab=args.lab,
+        number=args.number,
+        task_protocol=args.task,
+        projects=args.project,
+        date_range=date_range,
+        datasets=args.dataset or None,
     )
-    rows = [{"eid": e, "session": one.index.sessions[e].rel_path} for e in eids]
+    rows = [
+        {"eid": e, "session": str(one.eid2path(e).relative_to(one.cache_dir).as_posix() or ".")} for e in eids
+    ]
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
         for row in rows:
             print(f"{row['eid']}  {row['session']}")
         print(f"{len(rows)} session(s)", file=sys.stderr)
+        if not one.index.sessions:
+            print(
+                f"hint: {one.cache_dir} holds no session: a ONE cache folder has sessions.pqt/datasets.pqt"
+                " or [lab/Subjects/]subject/yyyy-mm-dd/NNN folders (--cache-url fetches public tables)",
+                file=sys.stderr,
+            )
     return 0
 
 
 def _download(args) -> int:
+    from .errors import AlfDownloadError
     from .one import Downloader, OneAdapter
 
-    one = OneAdapter(
-        args.cache_dir, base_url=args.base_url, downloader=Downloader(progress=not args.no_progress)
-    )
-    fetched = one.download(args.eid)
+    downloader = Downloader(progress=not args.no_progress, timeout=args.timeout)
+    one = OneAdapter(args.cache_dir, base_url=args.base_url, downloader=downloader, cache_url=args.cache_url)
+    if one.index.source != "tables" or not (one.cache_dir / "datasets.pqt").is_file():
+        raise AlfError(
+            "no datasets.pqt: nothing says which files the session has"
+            " (pass --cache-url to fetch the tables)",
+            one.cache_dir,
+            rule="downloads follow the cache tables",
+        )
+    try:
+        fetched = one.download(
+            args.eid,
+            collection=args.collection,
+            datasets=args.dataset,
+            raw=not args.no_raw,
+            verify=args.verify,
+        )
+    except AlfDownloadError as err:
+        failures = getattr(err, "failures", None) or [(None, err)]
+        for _, failure in failures:
+            print(f"neo-alf: failed: {failure}", file=sys.stderr)
+        got = len(getattr(err, "fetched", []) or [])
+        print(f"{got} file(s) fetched, {len(failures)} failed", file=sys.stderr)
+        return 1
     print(f"{len(fetched)} file(s) fetched into {one.eid2path(args.eid)}")
     return 0
 

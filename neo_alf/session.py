@@ -564,7 +564,7 @@ class AlfObject:
     def __contains__(self, key: str) -> bool:
         return key in self.datasets or key in self._table_keys()
 
-    def load(self, strict: bool = True) -> ObjectData:
+    def load(self, strict: bool = True, merge_tables: bool = True) -> ObjectData:
         """Every attribute as an :class:`ObjectData` dict; files neo-alf does not read as paths.
 
         Parameters
@@ -572,6 +572,9 @@ class AlfObject:
         strict : bool
             Raise :class:`AlfDimensionError` when attributes have different row counts; with False,
             warn (:class:`AlfWarning`) and load them, as ONE-api does.
+        merge_tables : bool
+            Give a ``table`` attribute's columns as attributes (as ONE-api); with False, the table
+            as stored, under its own key.
         """
         try:
             self.check_rows()
@@ -579,7 +582,10 @@ class AlfObject:
             if strict:
                 raise
             warnings.warn(AlfWarning(str(err), err), stacklevel=3)
-        attributes = self.attributes
+        if merge_tables:
+            attributes = self.attributes
+        else:
+            attributes = {k: d for k, d in self.datasets.items() if d.readable}
         data = ObjectData({k: d.load() for k, d in sorted(attributes.items())})
         for k, d in sorted(self.unread.items()):
             data[k] = d.load()
@@ -843,7 +849,9 @@ class AlfSession:
             raise AlfNameError(f"{dataset!r} is not object.attribute", self.path, rule="object.attribute")
         return self.object(obj, collection)[attr]
 
-    def load_object(self, name: str, collection: str | None = None, strict: bool = False) -> ObjectData:
+    def load_object(
+        self, name: str, collection: str | None = None, strict: bool = False, merge_tables: bool = True
+    ) -> ObjectData:
         """Every attribute of one object, multi-part datasets joined, as ONE-api loads it.
 
         Like ONE-api, attributes whose row counts differ are loaded with a warning
@@ -857,6 +865,8 @@ class AlfSession:
         ----------
         strict : bool
             Raise on rows that differ too, instead of warning.
+        merge_tables : bool
+            Merge ``table`` attributes into the object (ONE-api's shape); False keeps them as stored.
         """
         obj = self.object(name, collection)
         for attr in obj.attributes.values():
@@ -866,7 +876,7 @@ class AlfSession:
                 target = rules.is_relation(self, obj, attr)
                 if target is not None:
                     rules.check_relation(attr.load(), target.check_rows(), attr.paths, target)
-        return obj.load(strict=strict)
+        return obj.load(strict=strict, merge_tables=merge_tables)
 
     # ----------------------------------------------------------------------------------- validation
 

@@ -395,7 +395,7 @@ def test_fault(fault, fresh_session, tmp_path, unharmed):
             times = neo_alf.load_object(gen.path, obj, collection=collection)["times"]
             assert np.isnan(times).sum() == 1  # the array layer returns what is stored
         elif fault.load_as_stored:
-            data = neo_alf.load_object(gen.path, obj, collection=collection)
+            data = neo_alf.load_object(gen.path, obj, collection=collection, as_stored=True)
             assert data["timestamps"][1, 1] < data["timestamps"][0, 1]  # as stored, not a corrupt file
         elif fault.load_warns:
             with pytest.warns(neo_alf.AlfWarning, match=fault.file.replace(".", r"\.")):

@@ -202,3 +202,45 @@ def test_tables_without_pyarrow_name_the_extra(tables_cache, no_pyarrow):
     with pytest.raises(AlfDependencyError, match=r"neo-alf\[one\]") as err:
         OneAdapter(tables_cache, progress=False)
     assert "sessions.pqt" in str(err.value)
+
+
+@pytest.mark.parametrize("layout", ["lab/Subjects", "Subjects", "subject", "session"])
+def test_folder_scan_layouts(tmp_path, layout):
+    gen = make_session(
+        tmp_path / "src", "tiny", lab="cortexlab", subject="KS023", date="2024-03-15", number=1
+    )
+    tail = Path("KS023/2024-03-15/001")
+    root = tmp_path / "root"
+    if layout == "lab/Subjects":
+        where = root / "cortexlab/Subjects" / tail
+    elif layout == "Subjects":
+        where = root / "Subjects" / tail
+    elif layout == "subject":
+        where = root / tail
+    else:
+        where = root / "rig" / tail
+    shutil.copytree(gen.path, where)
+    one = OneAdapter(where if layout == "session" else root, progress=False)
+    assert len(one.index.sessions) == 1
+    eid = one.search(subject="KS023")[0]
+    assert one.eid2path(eid) == where
+    assert one.path2eid(where / "alf/_ibl_trials.choice.npy") == eid
+    assert one.to_eid("2024-03-15_1_KS023") == eid
+    np.testing.assert_array_equal(
+        one.load_object(eid, "trials").intervals, np.load(where / "alf/_ibl_trials.intervals.npy")
+    )
+
+
+def test_lazy_load_ts_and_session_of_a_local_cache(folder_cache):
+    one = OneAdapter(folder_cache, progress=False)
+    eid = one.to_eid("2024-03-15_1_KS023")
+    assert one.session(eid).path == one.eid2path(eid)
+    pos, t = one.load_ts(eid, ["wheel.position"], sample_rate=100.0)
+    assert pos.shape == t.shape and np.all(np.diff(t) > 0)
+
+
+def test_dataset_ids_are_uuid5():
+    from neo_alf.one.index import EID_NAMESPACE, dataset_id
+
+    for rel in ["alf/spikes.times.npy", "alf/#2024-01-01#/x.y.npy", "é/ü.v.npy"]:
+        assert dataset_id("e", rel) == str(uuid.uuid5(EID_NAMESPACE, f"e/{rel}"))

@@ -4,17 +4,20 @@ Files live at ``{base_url}/{session rel path}/{collection}/[#rev#/]{object}.{att
 (the dataset id inserted before the extension, as public ALF file servers name them). Each file
 goes to a temporary file in its destination folder, is checked (size, md5 when the table has one),
 then atomically renamed to its name without the UUID: nothing half-written ever stands under a
-final name. Connection errors and 5xx answers are retried with exponential backoff; a 404 is final.
+final name; temporary names are short (``.<16 hex>.part``), so 255-byte dataset names work.
+Connection errors, timeouts, truncated bodies and 5xx answers are retried with exponential backoff;
+a 404 is final; a server that refuses connections stops the jobs not yet started. The limits on
+each answer (deadline, size, encoding, redirects) are :mod:`neo_alf.one.transport`'s; the checks of
+table paths are :mod:`neo_alf.one.checks`'.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
+import threading
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +25,8 @@ from pathlib import Path
 import requests
 
 from ..errors import AlfDownloadError, AlfHashError, AlfPathError
-from ..spec import parse_rel_path
+from .checks import check_rel_path
+from .transport import Retryable, get_to_file
 
 __all__ = ["DownloadJob", "Downloader", "remote_rel_path", "safe_target"]
 
@@ -49,8 +53,12 @@ def remote_rel_path(rel_path: str, dataset_id: str) -> str:
 
 
 def safe_target(session_dir: Path, rel_path: str) -> Path:
-    """Where a dataset goes under its session folder; refuses any path that would leave it."""
-    parse_rel_path(rel_path)  # refuses absolute paths and `..` with AlfPathError
+    """Where a dataset goes under its session folder; refuses any path that could leave it.
+
+    The table's ``rel_path`` is untrusted: no backslash, NUL, absolute path, ``..``, and an ALF name
+    (:func:`neo_alf.one.checks.check_rel_path`); the resolved target must stay in the folder.
+    """
+    check_rel_path(rel_path)
     target = (session_dir / rel_path).resolve()
     root = session_dir.resolve()
     if root != target and root not in target.parents:
@@ -70,11 +78,16 @@ class Downloader:
     backoff : float
         First wait between attempts, in seconds; doubled each time.
     timeout : float
-        Connect and read timeout of each request, in seconds.
+        Connect and per-read timeout of each request, in seconds.
     max_workers : int
         Files fetched at once.
     progress : bool
-        Show a tqdm progress bar (when tqdm is installed).
+        Show a tqdm progress bar (when tqdm is installed); it counts files fetched.
+    deadline : float
+        Seconds one :meth:`fetch_all` (or :meth:`fetch`) may take in all; past it every
+        download still running stops with :class:`~neo_alf.errors.AlfDownloadError`.
+    max_size : int
+        Bytes accepted for a file whose size the table does not give.
     """
 
     def __init__(
@@ -85,6 +98,8 @@ class Downloader:
         timeout: float = 30.0,
         max_workers: int = 4,
         progress: bool = True,
+        deadline: float = 6 * 3600.0,
+        max_size: int = 1 << 36,
     ):
         self.session = session or requests.Session()
         self.retries = retries
@@ -92,41 +107,97 @@ class Downloader:
         self.timeout = timeout
         self.max_workers = max_workers
         self.progress = progress
+        self.deadline = deadline
+        self.max_size = max_size
 
     def fetch_all(self, jobs: list[DownloadJob]) -> list[Path]:
-        """Fetch every job (in parallel); raise the first error after all have finished."""
+        """Fetch every job (in parallel); then raise one error listing every failure.
+
+        A server that refuses connections stops the jobs not yet started (they would fail the
+        same way). Returns the paths fetched, in job order.
+
+        Raises
+        ------
+        AlfDownloadError
+            One or more files failed; ``.failures`` lists ``(url, error)`` pairs, ``.fetched`` the
+            paths that did arrive. A single failure is raised as itself (e.g. AlfHashError).
+        """
         if not jobs:
             return []
+        deadline = time.monotonic() + self.deadline
         bar = _progress_bar(len(jobs)) if self.progress else None
-        results: list[Path | BaseException] = []
+        unreachable = threading.Event()
+        failed = [0]
+        lock = threading.Lock()
 
         def run(job: DownloadJob):
+            if unreachable.is_set():
+                return AlfDownloadError(
+                    "not attempted: the server refused the connection", job.url, rule="servers answer"
+                )
             try:
-                return self.fetch(job)
-            except BaseException as err:  # collected, re-raised below
+                path = self._fetch(job, deadline, unreachable)
+            except Exception as err:  # collected, raised together below
+                with lock:
+                    failed[0] += 1
+                    if bar is not None:
+                        bar.set_postfix(failed=failed[0])
                 return err
-            finally:
-                if bar is not None:
+            if bar is not None:
+                with lock:
                     bar.update(1)
+            return path
 
-        with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, self.max_workers)) as pool:
             results = list(pool.map(run, jobs))
         if bar is not None:
             bar.close()
-        errors = [r for r in results if isinstance(r, BaseException)]
+        errors = [(j.url, r) for j, r in zip(jobs, results, strict=True) if isinstance(r, BaseException)]
+        fetched = [r for r in results if isinstance(r, Path)]
+        if len(errors) == 1:
+            err = errors[0][1]
+            err.fetched = fetched
+            err.failures = errors
+            raise err
         if errors:
-            raise errors[0]
-        return results  # type: ignore[return-value]
+            lines = "; ".join(f"{e}" for _, e in errors[:20])
+            more = f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""
+            err = AlfDownloadError(
+                f"{len(errors)} of {len(jobs)} files failed: {lines}{more}",
+                rule="every requested file is fetched",
+            )
+            err.fetched = fetched
+            err.failures = errors
+            raise err
+        return fetched
 
     def fetch(self, job: DownloadJob) -> Path:
         """Fetch one file to a temporary name, check it, rename it into place."""
-        job.target.parent.mkdir(parents=True, exist_ok=True)
+        return self._fetch(job, time.monotonic() + self.deadline, threading.Event())
+
+    def _fetch(self, job: DownloadJob, deadline: float, unreachable: threading.Event) -> Path:
+        if job.target.is_dir() or (job.target.exists() and not job.target.is_file()):
+            raise AlfDownloadError(
+                "the destination exists and is not a regular file",
+                [job.url, job.target],
+                rule="datasets are regular files",
+            )
+        try:
+            job.target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise AlfDownloadError(
+                f"cannot create the destination folder ({err.strerror})",
+                [job.url, job.target],
+                rule="the cache folder is writable",
+            ) from None
         wait = self.backoff
         for attempt in range(self.retries + 1):
             try:
-                return self._fetch_once(job)
-            except _Retryable as err:
-                if attempt == self.retries:
+                return self._fetch_once(job, deadline)
+            except Retryable as err:
+                if err.refused and attempt >= 1:
+                    unreachable.set()
+                if attempt == self.retries or unreachable.is_set() or time.monotonic() + wait > deadline:
                     raise AlfDownloadError(
                         f"failed after {attempt + 1} attempts: {err}", job.url, rule="file servers answer 200"
                     ) from None
@@ -134,64 +205,56 @@ class Downloader:
                 wait *= 2
         raise AssertionError("unreachable")
 
-    def _fetch_once(self, job: DownloadJob) -> Path:
-        partial = job.target.with_name(f".{job.target.name}.{uuid.uuid4().hex}.part")
+    def _fetch_once(self, job: DownloadJob, deadline: float) -> Path:
+        # a short name: a 255-byte dataset name must still leave room for the temporary one
+        partial = job.target.parent / f".{uuid.uuid4().hex[:16]}.part"
         try:
             try:
-                response = self.session.get(job.url, stream=True, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as err:
-                raise _Retryable(str(err)) from None
-            with response:
-                if response.status_code == 404:
-                    raise AlfDownloadError(
-                        "not found on the server (404)", job.url, rule="datasets exist remotely"
+                with open(partial, "xb") as fh:
+                    size, md5 = get_to_file(
+                        self.session,
+                        job.url,
+                        fh,
+                        expected_size=job.size,
+                        deadline=deadline,
+                        timeout=self.timeout,
+                        max_size=self.max_size,
                     )
-                if response.status_code >= 500:
-                    raise _Retryable(f"server error {response.status_code}")
-                if response.status_code != 200:
-                    raise AlfDownloadError(
-                        f"HTTP {response.status_code}", job.url, rule="file servers answer 200"
-                    )
-                digest, size = hashlib.md5(), 0
-                try:
-                    with open(partial, "wb") as fh:
-                        for block in response.iter_content(1 << 20):
-                            fh.write(block)
-                            digest.update(block)
-                            size += len(block)
-                except (
-                    requests.ConnectionError,
-                    requests.Timeout,
-                    requests.exceptions.ChunkedEncodingError,
-                ) as err:
-                    raise _Retryable(f"connection lost mid-file: {err}") from None
+            except OSError as err:
+                raise AlfDownloadError(
+                    f"cannot write the file ({err.strerror})",
+                    [job.url, job.target],
+                    rule="the cache folder is writable",
+                ) from None
             if job.size is not None and size != job.size:
-                expected_header = response.headers.get("Content-Length")
-                if expected_header is not None and int(expected_header) != size:
-                    raise _Retryable(f"connection lost mid-file ({size} of {expected_header} bytes)")
                 raise AlfHashError(
                     f"{size} bytes, the datasets table says {job.size}",
                     job.url,
                     rule="downloaded files match the table's file_size",
                 )
-            if job.md5 and digest.hexdigest() != job.md5.lower():
+            if job.md5 and md5 != job.md5.lower():
                 raise AlfHashError(
-                    f"md5 {digest.hexdigest()}, the datasets table says {job.md5}",
+                    f"md5 {md5}, the datasets table says {job.md5}",
                     job.url,
                     rule="downloaded files match the table's hash",
                 )
-            os.replace(partial, job.target)
+            try:
+                os.replace(partial, job.target)
+            except OSError as err:
+                raise AlfDownloadError(
+                    f"cannot move the file into place ({err.strerror})",
+                    [job.url, job.target],
+                    rule="datasets are regular files",
+                ) from None
             return job.target
         finally:
-            if partial.exists():
+            try:
                 partial.unlink()
+            except FileNotFoundError:
+                pass
 
 
-class _Retryable(Exception):
-    """A failure worth another attempt (connection, timeout, 5xx, truncated body)."""
-
-
-def _progress_bar(total: int) -> Callable | None:
+def _progress_bar(total: int):
     try:
         from tqdm.auto import tqdm
     except ImportError:

@@ -13,17 +13,22 @@ UUID (:func:`session_eid`) of ``lab/subject/date/number``, the same on every mac
 from __future__ import annotations
 
 import datetime
+import functools
+import hashlib
+import math
 import os
 import re
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import AlfFormatError, AlfNameError
+from ..errors import AlfError, AlfFormatError, AlfNameError, AlfWarning
 from ..readers import read_parquet_table
-from ..spec import parse_rel_path
+from ..spec import parse_rel_path, parse_session_path
+from .checks import check_session_fields
 
 __all__ = [
     "EID_NAMESPACE",
@@ -38,7 +43,7 @@ EID_NAMESPACE = uuid.UUID("6f0d6c1e-6a8e-5b43-9d4c-0a1f6e2b7c31")
 """uuid.UUID: the fixed namespace of the name-based (uuid5) eids given to sessions found by scanning."""
 
 _SESSION_DIR = re.compile(
-    r"^(?:(?P<lab>\w+)/Subjects/)?(?P<subject>[\w.-]+)/(?P<date>\d{4}-\d{2}-\d{2})/(?P<number>\d{1,3})$"
+    r"^(?:(?:(?P<lab>\w+)/)?Subjects/)?(?P<subject>[\w.-]+)/(?P<date>\d{4}-\d{2}-\d{2})/(?P<number>\d{1,3})$"
 )
 
 
@@ -53,6 +58,8 @@ class SessionRecord:
     number: int
     task_protocol: str = ""
     projects: str = ""
+    folder: str | None = None
+    """The folder found by a scan, relative to the cache folder (``""``: the cache folder itself)."""
 
     @property
     def rel_path(self) -> str:
@@ -102,6 +109,8 @@ class CacheIndex:
         if eid not in self._types:
             types = set()
             for record in self.datasets.get(eid, []):
+                if not record.exists:
+                    continue
                 try:
                     name = parse_rel_path(record.rel_path).name
                 except (AlfNameError, ValueError):
@@ -125,18 +134,24 @@ class CacheIndex:
         sessions = _read_table(cache_dir / "sessions.pqt")
         eids = _ids(sessions, "id", cache_dir / "sessions.pqt")
         index = cls(source="tables")
+        n = len(eids)
+        labs = sessions.get("lab", [None] * n)
+        protocols = sessions.get("task_protocol", [""] * n)
+        projects = sessions.get("projects") or sessions.get("project") or [""] * n
         for i, eid in enumerate(eids):
-            lab = sessions.get("lab", [None] * len(eids))[i] or None
-            date = sessions["date"][i]
-            date = date if isinstance(date, datetime.date) else datetime.date.fromisoformat(str(date)[:10])
+            try:
+                lab, subject, date, number = check_session_fields(
+                    labs[i],
+                    sessions.get("subject", [None] * n)[i],
+                    sessions.get("date", [None] * n)[i],
+                    sessions.get("number", [None] * n)[i],
+                    str(cache_dir / "sessions.pqt"),
+                )
+            except AlfError as err:
+                warnings.warn(f"session {eid} left out: {err}", AlfWarning, stacklevel=2)
+                continue
             index.sessions[eid] = SessionRecord(
-                eid,
-                lab,
-                str(sessions["subject"][i]),
-                date,
-                int(sessions["number"][i]),
-                str(sessions.get("task_protocol", [""] * len(eids))[i] or ""),
-                str((sessions.get("projects") or sessions.get("project") or [""] * len(eids))[i] or ""),
+                eid, lab, subject, date, number, _text(protocols[i]), _text(projects[i])
             )
         path = cache_dir / "datasets.pqt"
         if path.exists():
@@ -144,15 +159,39 @@ class CacheIndex:
             ids = _ids(datasets, "id", path)
             owners = _ids(datasets, "eid", path)
             n = len(ids)
+            rel_paths = datasets.get("rel_path", [None] * n)
             sizes = datasets.get("file_size", [None] * n)
             hashes = datasets.get("hash", [None] * n)
             exists = datasets.get("exists", [True] * n)
+            bad = 0
             for i in range(n):
                 size = sizes[i]
-                size = None if size is None or (isinstance(size, float) and np.isnan(size)) else int(size)
-                digest = hashes[i] if isinstance(hashes[i], str) and hashes[i] else None
-                record = DatasetRecord(ids[i], str(datasets["rel_path"][i]), size, digest, bool(exists[i]))
+                try:
+                    if size is None or (isinstance(size, float) and math.isnan(size)):
+                        size = None
+                    elif isinstance(size, bool) or not float(size).is_integer() or float(size) < 0:
+                        raise ValueError
+                    else:
+                        size = int(size)
+                    if not isinstance(rel_paths[i], str):
+                        raise ValueError
+                except (TypeError, ValueError, OverflowError):
+                    bad += 1
+                    continue
+                digest = (
+                    hashes[i]
+                    if isinstance(hashes[i], str) and re.fullmatch(r"[0-9a-fA-F]{32}", hashes[i])
+                    else None
+                )
+                record = DatasetRecord(ids[i], rel_paths[i], size, digest, exists[i] is not False)
                 index.datasets.setdefault(owners[i], []).append(record)
+            if bad:
+                warnings.warn(
+                    f"{path}: {bad} dataset row(s) left out (rel_path not a str, or file_size not a "
+                    "non-negative integer)",
+                    AlfWarning,
+                    stacklevel=2,
+                )
         return index
 
     @classmethod
@@ -160,31 +199,49 @@ class CacheIndex:
         """Scan ``[lab/Subjects/]subject/date/number`` folders; eids from :func:`session_eid`."""
         root = Path(cache_dir)
         index = cls(source="folders")
-        for rel in _session_dirs(root):
-            m = _SESSION_DIR.match(rel)
+        found = _session_dirs(root)
+        if not found:
+            try:  # the cache folder is itself a session folder
+                parse_session_path(root.absolute())
+                found = [""]
+            except AlfNameError:
+                pass
+        for rel in found:
+            if rel:
+                m = _SESSION_DIR.match(rel)
+                lab, subject, date_text, number = m["lab"], m["subject"], m["date"], int(m["number"])
+            else:
+                parts = parse_session_path(root.absolute())
+                lab, subject, date_text, number = (
+                    parts.lab,
+                    parts.subject,
+                    parts.date.isoformat(),
+                    parts.number,
+                )
             try:
-                date = datetime.date.fromisoformat(m["date"])
+                date = datetime.date.fromisoformat(date_text)
             except ValueError:
                 continue
-            number = int(m["number"])
-            eid = session_eid(m["lab"], m["subject"], date, number)
+            eid = session_eid(lab, subject, date, number)
             if eid in index.sessions:  # 001 and 1 both on disk: one session, listed once
                 continue
-            index.sessions[eid] = SessionRecord(eid, m["lab"], m["subject"], date, number)
+            index.sessions[eid] = SessionRecord(eid, lab, subject, date, number, folder=rel)
             records = []
-            session_dir = root / rel
-            for file_rel in _files_below(session_dir):
-                try:
-                    parse_rel_path(file_rel)
-                except AlfNameError:
+            session_dir = root / rel if rel else root
+            for file_rel, size in _files_below(session_dir):
+                if not _is_alf_path(file_rel):
                     continue
-                records.append(
-                    DatasetRecord(
-                        dataset_id(eid, file_rel), file_rel, (session_dir / file_rel).stat().st_size
-                    )
-                )
+                records.append(DatasetRecord(dataset_id(eid, file_rel), file_rel, size))
             index.datasets[eid] = records
         return index
+
+
+def _text(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    return str(value)
 
 
 def session_eid(lab: str | None, subject: str, date: datetime.date | str, number: int) -> str:
@@ -198,7 +255,16 @@ def session_eid(lab: str | None, subject: str, date: datetime.date | str, number
 
 def dataset_id(eid: str, rel_path: str) -> str:
     """The stable id of a scanned dataset: ``uuid5(EID_NAMESPACE, "eid/rel_path")``."""
-    return str(uuid.uuid5(EID_NAMESPACE, f"{eid}/{rel_path}"))
+    return _uuid5(f"{eid}/{rel_path}")
+
+
+def _uuid5(name: str) -> str:
+    # str(uuid.uuid5(EID_NAMESPACE, name)) without building UUID objects: 60,000 of them per scan
+    digest = bytearray(hashlib.sha1(EID_NAMESPACE.bytes + name.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 # -------------------------------------------------------------------------------------------- tables
@@ -252,9 +318,19 @@ def _session_dirs(root: Path) -> list[str]:
     return found
 
 
-def _files_below(folder: Path) -> list[str]:
-    """Relative posix paths of the files below ``folder`` (symlinked folders not followed)."""
-    out: list[str] = []
+@functools.lru_cache(maxsize=1 << 16)
+def _is_alf_path(rel_path: str) -> bool:
+    # sessions share their file names: parse each distinct one once
+    try:
+        parse_rel_path(rel_path)
+    except AlfNameError:
+        return False
+    return True
+
+
+def _files_below(folder: Path) -> list[tuple[str, int]]:
+    """``(relative posix path, size)`` of the files below ``folder`` (symlinked folders not followed)."""
+    out: list[tuple[str, int]] = []
 
     def walk(path: str, prefix: str) -> None:
         try:
@@ -265,7 +341,10 @@ def _files_below(folder: Path) -> list[str]:
             if entry.is_dir(follow_symlinks=False):
                 walk(entry.path, f"{prefix}{entry.name}/")
             elif entry.is_file():
-                out.append(prefix + entry.name)
+                try:
+                    out.append((prefix + entry.name, entry.stat().st_size))
+                except OSError:
+                    continue
 
     walk(str(folder), "")
     return out
