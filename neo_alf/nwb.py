@@ -1,0 +1,1126 @@
+"""Write an ALF session to NWB with pynwb, keeping every column under its ALF name.
+
+:func:`write_nwb` reads the session model (:class:`neo_alf.AlfSession`), not Neo objects, so that
+nothing Neo cannot carry (cluster tables, per-spike attributes as ragged columns, trial columns,
+brain regions) is lost on the way. What goes where:
+
+=====================================================  ===============================================
+ALF                                                    NWB
+=====================================================  ===============================================
+session folder ``lab/Subjects/subject/date/number``    ``NWBFile`` (identifier: the eid), ``Subject``
+``channels.*`` of each spike-sorting collection        ``electrodes`` (one row per channel row; an
+                                                       ``ElectrodeGroup`` and a ``Device`` per probe)
+``spikes.*`` + ``clusters.*``                          ``units``: one row per cluster row (empty ones
+                                                       included), ``spike_times``, every
+                                                       ``clusters.<attr>`` and the unit's
+                                                       ``channels.<attr>``, ``spikes.<attr>`` ragged,
+                                                       ``electrodes`` (the cluster's channel)
+interval series (``trials``, ``wheelMoves``...)        ``TimeIntervals`` (``trials`` for the first
+                                                       ``trials``), every attribute a column
+event series (``licks.times``, camera ``times``)       ``EventsTable`` (NWB 2.9+ core), every other
+                                                       attribute a column
+``wheel``                                              ``SpatialSeries`` in ``processing/behavior``
+other continuous objects                               ``TimeSeries`` per numeric attribute, written in
+                                                       chunks with compression
+raw SpikeGLX streams (``raw=True``)                    ``ElectricalSeries`` (sync: ``TimeSeries``)
+every dataset file                                     ``processing/alf/alf_datasets``: rel_path,
+                                                       revision, size, md5, what it became
+=====================================================  ===============================================
+
+Large columns are never whole in memory twice: spikes are ordered by unit with one counting sort
+(an int32 row order, no mask per unit), then each per-spike column is loaded once, gathered in
+pieces and written piece by piece; signals are read in row blocks by positioned reads (a memory map
+would leave every page it touched in the process) and written chunk by chunk, compressed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import mmap
+import os
+import re
+import uuid
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .errors import AlfDependencyError, AlfError, AlfFormatError, AlfRelationError, AlfWarning
+from .readers import column_names, column_units
+from .session import AlfObject, AlfSession, Dataset
+from .timebase import Timebase, timebase_from_timestamps
+
+__all__ = ["DEFAULT_SPIKE_RESOLUTION", "write_nwb"]
+
+DEFAULT_SPIKE_RESOLUTION = 1.0 / 30000.0
+"""float: seconds between two possible spike times when the session does not say (Neuropixels AP rate)."""
+
+_ROWS = 1 << 20  # rows gathered or read per piece
+_SIGNAL_BLOCK_BYTES = 32 << 20  # bytes of signal read per block
+_EID_NAMESPACE = uuid.UUID("6f0d6c1e-6a8e-5b43-9d4c-0a1f6e2b7c31")  # neo_alf.one.index.EID_NAMESPACE
+
+
+def write_nwb(
+    session: AlfSession | str | os.PathLike,
+    path: str | os.PathLike,
+    *,
+    raw: bool = False,
+    overwrite: bool = False,
+    eid: str | None = None,
+    session_start_time: datetime.datetime | None = None,
+    subject: Mapping[str, Any] | None = None,
+    spike_resolution: float | None = None,
+    compression: str | None = "gzip",
+    md5: bool = True,
+    strict: bool = False,
+) -> Path:
+    """Write an ALF session to an NWB file (HDF5), every dataset under its ALF name.
+
+    Parameters
+    ----------
+    session : AlfSession or path-like
+        The session (or its folder).
+    path : path-like
+        The ``.nwb`` file to write. It is written beside, under a temporary name, and renamed when
+        complete: a failed conversion leaves nothing behind.
+    raw : bool
+        Also write the raw SpikeGLX streams (needs :mod:`neo_alf.spikeglx`), chunk by chunk.
+    overwrite : bool
+        Replace ``path`` if it exists (otherwise :class:`FileExistsError`).
+    eid : str, optional
+        The NWB identifier. Default: the session's stable eid, as :mod:`neo_alf.one` gives a folder
+        found by scanning (a UUID5 of ``lab/subject/date/number``).
+    session_start_time : datetime, optional
+        ALF folders give the date only: default midnight UTC of the session date.
+    subject : mapping, optional
+        Fields of ``pynwb.file.Subject`` over the defaults (``subject_id`` from the folder,
+        ``species="Mus musculus"``: IBL's subjects are mice; pass yours otherwise).
+    spike_resolution : float, optional
+        ``units.resolution`` in seconds; default :data:`DEFAULT_SPIKE_RESOLUTION`.
+    compression : str or None
+        HDF5 filter of every large dataset (``"gzip"``, ``"lzf"``, None).
+    md5 : bool
+        Compute the md5 of every ALF file written (provenance table); raw streams are not hashed.
+    strict : bool
+        Raise on an object that breaks an ALF rule instead of warning (:class:`AlfWarning`) and
+        leaving it out.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    AlfDependencyError
+        pynwb is not installed (extra ``neo-alf[nwb]``).
+    FileExistsError
+        ``path`` exists and ``overwrite`` is False.
+    """
+    try:
+        from pynwb import NWBHDF5IO
+    except ImportError:
+        raise AlfDependencyError("writing NWB needs pynwb: pip install 'neo-alf[nwb]'") from None
+    if not isinstance(session, AlfSession):
+        session = AlfSession(session)
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: exists (pass overwrite=True to replace it)")
+    builder = _Builder(
+        session,
+        eid=eid,
+        start=session_start_time,
+        subject=dict(subject or {}),
+        resolution=spike_resolution or DEFAULT_SPIKE_RESOLUTION,
+        compression=compression,
+        md5=md5,
+        strict=strict,
+    )
+    nwbfile = builder.build(raw=raw)
+    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.nwb")
+    try:
+        with NWBHDF5IO(str(partial), mode="w") as io:
+            io.write(nwbfile)
+        os.replace(partial, path)
+    finally:
+        if partial.exists():
+            partial.unlink()
+    return path
+
+
+# =========================================================================================== reading
+
+
+def _rows_reader(array: Any) -> Callable[[int, int], np.ndarray]:
+    """A function reading rows ``a:b`` of ``array`` into a fresh native array.
+
+    A memory map of a whole C-ordered file is read with ``os.pread`` (rows are contiguous bytes):
+    walking a map would leave every page it touched counted against the process.
+    """
+    if isinstance(array, np.memmap) and isinstance(array.base, mmap.mmap) and array.flags.c_contiguous:
+        filename, offset = getattr(array, "filename", None), getattr(array, "offset", None)
+        if filename and offset is not None and offset + array.nbytes == os.path.getsize(filename):
+            dtype, shape = np.dtype(array.dtype), array.shape
+            row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+
+            def read(a: int, b: int) -> np.ndarray:
+                out = np.empty((b - a, *shape[1:]), dtype=dtype)
+                view = memoryview(out).cast("B")
+                fd = os.open(filename, os.O_RDONLY)
+                try:
+                    done, position = 0, offset + a * row_bytes
+                    while done < view.nbytes:
+                        got = os.preadv(fd, [view[done:]], position + done)
+                        if got <= 0:
+                            raise AlfFormatError("file ended early (truncated?)", filename)
+                        done += got
+                finally:
+                    os.close(fd)
+                return _native(out)
+
+            return read
+    return lambda a, b: _native(np.array(array[a:b]))
+
+
+def _native(array: np.ndarray) -> np.ndarray:
+    return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
+
+
+def _read_whole(d: Dataset) -> np.ndarray:
+    """A dataset as one fresh array, read in row blocks."""
+    data = d.open()
+    n = data.shape[0]
+    read = _rows_reader(data)
+    if n <= _ROWS:
+        return read(0, n)
+    out = np.empty(data.shape, dtype=_native(np.empty(0, data.dtype)).dtype)
+    for a in range(0, n, _ROWS):
+        b = min(n, a + _ROWS)
+        out[a:b] = read(a, b)
+    return out
+
+
+def _table_columns(obj: AlfObject) -> dict[str, np.ndarray]:
+    """Every attribute of a small table; structured ones (parquet, mixed csv) split by field."""
+    obj.check_rows()
+    out: dict[str, np.ndarray] = {}
+    for key, d in sorted(obj.row_datasets.items()):
+        data = d.load()
+        if not isinstance(data, np.ndarray):
+            continue
+        if data.dtype.names:
+            for name in data.dtype.names:
+                out[f"{key}.{name}"] = np.asarray(data[name])
+        elif data.dtype.kind in "biufUS":
+            out[key] = np.asarray(data)
+    return out
+
+
+# ====================================================================================== spike order
+
+
+@dataclass
+class UnitOrder:
+    """Spikes of one collection ordered by unit: unit *k* is rows ``order[offsets[k]:offsets[k+1]]``.
+
+    Attributes
+    ----------
+    unit_ids : numpy.ndarray
+        Cluster id of each unit.
+    counts : numpy.ndarray
+        Spikes per unit.
+    order : numpy.ndarray
+        Rows of ``spikes.*`` grouped by unit, time order kept within a unit (int32 when it fits).
+    """
+
+    unit_ids: np.ndarray
+    counts: np.ndarray
+    order: np.ndarray
+
+    @property
+    def offsets(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
+
+
+def unit_order(clusters: Dataset | None, n_spikes: int, n_units: int | None) -> UnitOrder:
+    """Order the spikes of a collection by unit with one stable counting sort (no mask per unit).
+
+    Parameters
+    ----------
+    clusters : Dataset or None
+        ``spikes.clusters``; None makes one unit of every spike.
+    n_spikes : int
+        Rows of ``spikes.times``.
+    n_units : int, optional
+        Rows of ``clusters.*``: units are then every row, empty ones included. Without it, units
+        are the cluster ids present.
+
+    Raises
+    ------
+    AlfRelationError
+        Cluster indices that are not integers, negative, or not rows of ``clusters.*``.
+    """
+    index_dtype = np.int32 if n_spikes < 2**31 else np.int64
+    if clusters is None:
+        return UnitOrder(np.zeros(1, np.int64), np.array([n_spikes]), np.arange(n_spikes, dtype=index_dtype))
+    rule = "spikes.clusters holds 0-based row indices of clusters.*"
+    data = clusters.open()
+    read = _rows_reader(data)
+    if np.dtype(data.dtype).kind not in "iu":
+        raise AlfRelationError(f"spike clusters are {data.dtype}, not integers", clusters.paths, rule=rule)
+    counts = np.zeros(0, dtype=np.int64)
+    for a in range(0, n_spikes, _ROWS):
+        keys = read(a, min(n_spikes, a + _ROWS))
+        if keys.size and (keys.min() < 0):
+            raise AlfRelationError("negative cluster index", clusters.paths, rule=rule)
+        if keys.size and int(keys.max()) >= 2**26 and n_units is None:
+            return _sparse_order(np.asarray(clusters.load()), index_dtype)
+        c = np.bincount(keys.astype(np.int64, copy=False))
+        if c.size > counts.size:
+            c[: counts.size] += counts
+            counts = c
+        else:
+            counts[: c.size] += c
+    if n_units is not None:
+        if counts.size > n_units:
+            raise AlfRelationError(
+                f"cluster indices reach {counts.size - 1} but clusters.* has {n_units} rows",
+                clusters.paths,
+                rule=rule,
+            )
+        counts = np.concatenate([counts, np.zeros(n_units - counts.size, np.int64)])
+    fill = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    order = np.empty(n_spikes, dtype=index_dtype)
+    for a in range(0, n_spikes, _ROWS):
+        keys = read(a, min(n_spikes, a + _ROWS)).astype(np.int64, copy=False)
+        local = np.argsort(keys, kind="stable")
+        sorted_keys = keys[local]
+        c = np.bincount(sorted_keys, minlength=counts.size)
+        rank = np.arange(keys.size) - np.repeat(np.cumsum(c) - c, c)
+        order[fill[sorted_keys] + rank] = a + local
+        fill += c
+    if n_units is None:
+        present = np.flatnonzero(counts)
+        return UnitOrder(present.astype(np.int64), counts[present], order)
+    return UnitOrder(np.arange(n_units, dtype=np.int64), counts, order)
+
+
+def _sparse_order(keys: np.ndarray, index_dtype) -> UnitOrder:
+    ids, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    order = np.argsort(inverse, kind="stable").astype(index_dtype)
+    return UnitOrder(ids.astype(np.int64), counts.astype(np.int64), order)
+
+
+# ========================================================================================= iterators
+
+
+def _data_chunk_iterator_base():
+    from hdmf.data_utils import AbstractDataChunkIterator
+
+    return AbstractDataChunkIterator
+
+
+class _Piece:
+    """Rows of one collection's per-spike column, in unit order (``load`` None: NaN filler)."""
+
+    def __init__(self, load: Callable[[], np.ndarray] | None, order: np.ndarray):
+        self.load = load
+        self.order = order
+
+
+def _gather_iterator(pieces: list[_Piece], dtype: np.dtype):
+    """An hdmf chunk iterator over per-spike values gathered into unit order, piece by piece.
+
+    Each piece's source column is loaded whole once (a fresh array: gathering through a memory map
+    would touch every page), gathered ``_ROWS`` at a time, and released before the next piece.
+    """
+    from hdmf.data_utils import DataChunk
+
+    base = _data_chunk_iterator_base()
+    total = int(sum(p.order.size for p in pieces))
+
+    class GatherIterator(base):
+        def __init__(self):
+            self._gen = self._chunks()
+
+        def _chunks(self) -> Iterator:
+            offset = 0
+            for piece in pieces:
+                n = piece.order.size
+                values = piece.load() if piece.load is not None and n else None
+                for a in range(0, n, _ROWS):
+                    b = min(n, a + _ROWS)
+                    if values is None:
+                        data = np.full(b - a, np.nan, dtype=dtype)
+                    else:
+                        data = values[piece.order[a:b]].astype(dtype, copy=False)
+                    yield DataChunk(data=data, selection=np.s_[offset + a : offset + b])
+                del values
+                offset += n
+
+        def __iter__(self):
+            return self
+
+        def __len__(self):
+            return total
+
+        def __next__(self):
+            return next(self._gen)
+
+        def recommended_chunk_shape(self):
+            return None
+
+        def recommended_data_shape(self):
+            return (total,)
+
+        @property
+        def dtype(self):
+            return dtype
+
+        @property
+        def maxshape(self):
+            return (total,)
+
+    return GatherIterator()
+
+
+def _block_iterator(n_rows: int, row_shape: tuple[int, ...], dtype: np.dtype, read: Callable[[int, int], Any]):
+    """An hdmf chunk iterator writing rows ``read(a, b)`` block by block (signals, timestamps)."""
+    from hdmf.data_utils import DataChunk
+
+    base = _data_chunk_iterator_base()
+    row_bytes = max(1, int(np.prod(row_shape, dtype=np.int64)) * dtype.itemsize)
+    block = max(1, _SIGNAL_BLOCK_BYTES // row_bytes)
+
+    class BlockIterator(base):
+        def __init__(self):
+            self._next = 0
+
+        def __iter__(self):
+            return self
+
+        def __len__(self):
+            return n_rows
+
+        def __next__(self):
+            a = self._next
+            if a >= n_rows:
+                raise StopIteration
+            b = min(n_rows, a + block)
+            self._next = b
+            data = np.asarray(read(a, b), dtype=dtype).reshape((b - a, *row_shape))
+            return DataChunk(data=data, selection=(slice(a, b), *[slice(0, s) for s in row_shape]))
+
+        def recommended_chunk_shape(self):
+            return None
+
+        def recommended_data_shape(self):
+            return (n_rows, *row_shape)
+
+        @property
+        def dtype(self):
+            return dtype
+
+        @property
+        def maxshape(self):
+            return (n_rows, *row_shape)
+
+    return BlockIterator()
+
+
+# =========================================================================================== building
+
+
+@dataclass
+class _SpikeSource:
+    collection: str
+    probe: str
+    times: Dataset
+    clusters: Dataset | None
+    per_spike: dict[str, Dataset]
+    cluster_table: dict[str, np.ndarray]
+    channel_table: dict[str, np.ndarray]
+    link: np.ndarray | None  # clusters.channels
+    order: UnitOrder | None = None
+    electrode_offset: int = 0
+
+
+@dataclass
+class _Builder:
+    session: AlfSession
+    eid: str | None
+    start: datetime.datetime | None
+    subject: dict[str, Any]
+    resolution: float
+    compression: str | None
+    md5: bool
+    strict: bool
+    targets: dict[str, str] = field(default_factory=dict)  # rel_path -> where it went in the file
+    names: set[str] = field(default_factory=set)
+
+    # ----------------------------------------------------------------------------------- helpers
+
+    def _io(self, data, chunk_rows: int | None = None, shape: tuple[int, ...] = ()):
+        from hdmf.backends.hdf5.h5_utils import H5DataIO
+
+        if self.compression is None:
+            return data
+        kwargs: dict[str, Any] = {"compression": self.compression}
+        if self.compression == "gzip":
+            kwargs["compression_opts"] = 4
+            kwargs["shuffle"] = True
+        if chunk_rows is not None:
+            kwargs["chunks"] = (max(1, chunk_rows), *shape)
+        return H5DataIO(data=data, **kwargs)
+
+    def _record(self, datasets, target: str) -> None:
+        for d in datasets:
+            for rel in d.rel_paths:
+                self.targets[rel] = target
+
+    def _tolerate(self, err: AlfError, what: str) -> None:
+        if self.strict:
+            raise err
+        warnings.warn(AlfWarning(f"{what} left out of the NWB file: {err}", err), stacklevel=4)
+
+    def _unique(self, obj: AlfObject, suffix: str = "") -> str:
+        """An NWB name for an object: its ALF name, the collection added when two collections share it."""
+        base = obj.name + suffix
+        same = [o for o in self.session.objects if o.name == obj.name]
+        name = base
+        if len(same) > 1 or name in self.names:
+            name = f"{obj.collection.replace('/', '_')}_{base}".lstrip("_")
+        while name in self.names:
+            name += "_"
+        self.names.add(name)
+        return name
+
+    # ------------------------------------------------------------------------------------- build
+
+    def build(self, raw: bool):
+        from pynwb import NWBFile
+
+        parts = self.session.parts
+        rel = parts.rel_path if parts else self.session.path.name
+        start = self.start
+        if start is None:
+            day = parts.date if parts else datetime.date(1970, 1, 1)
+            start = datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.timezone.utc)
+        eid = self.eid
+        if eid is None:
+            if parts:
+                key = f"{parts.lab or ''}/{parts.subject}/{parts.date.isoformat()}/{int(parts.number):03d}"
+            else:
+                key = str(self.session.path)
+            eid = str(uuid.uuid5(_EID_NAMESPACE, key))
+        nwb = NWBFile(
+            session_description=f"ALF session {rel}, converted by neo-alf {__version__}",
+            identifier=eid,
+            session_start_time=start,
+            session_id=eid,
+            lab=(parts.lab if parts and parts.lab else None),
+            source_script=f"neo-alf {__version__}: neo_alf.nwb.write_nwb",
+            keywords=["ALF", "ONE", "neo-alf"],
+            source_script_file_name="neo_alf/nwb.py",
+            notes=(
+                "Times are ALF session seconds. Columns keep their ALF names (object.attribute); "
+                "processing/alf/alf_datasets lists every ALF file read, its revision and md5."
+            ),
+        )
+        nwb.subject = self._subject(parts)
+        self.nwb = nwb
+        objects = self.session.objects
+        sources = self._spike_sources(objects)
+        self._electrodes(sources)
+        self._units(sources)
+        used = {(s.collection, n) for s in sources for n in ("spikes", "clusters", "channels")}
+        trials_done = False
+        for obj in objects:
+            if (obj.collection, obj.name) in used:
+                continue
+            try:
+                if obj.kind == "intervals":
+                    as_trials = obj.name == "trials" and not trials_done
+                    self._intervals(obj, as_trials)
+                    trials_done = trials_done or as_trials
+                elif obj.kind == "events":
+                    self._events(obj)
+                elif obj.kind == "continuous":
+                    self._continuous(obj)
+                else:
+                    self._loose_times(obj)
+            except AlfError as err:
+                self._tolerate(err, f"object {obj.collection}/{obj.name}")
+        if raw:
+            self._raw()
+        self._provenance()
+        return nwb
+
+    def _subject(self, parts):
+        from pynwb.file import Subject
+
+        fields = {
+            "subject_id": parts.subject if parts else "unknown",
+            "species": "Mus musculus",
+            "sex": "U",  # ALF folders do not say: unknown
+            "age": "P0D/",  # unknown: an open range, as the NWB best practices allow
+            "description": "subject named by the ALF session folder",
+        }
+        fields.update(self.subject)
+        return Subject(**fields)
+
+    # ---------------------------------------------------------------------------- ephys: sources
+
+    def _spike_sources(self, objects: list[AlfObject]) -> list[_SpikeSource]:
+        sources = []
+        for obj in objects:
+            if obj.name != "spikes" or "times" not in obj:
+                continue
+            try:
+                n_spikes = obj.check_rows() or 0
+                clusters_ds = obj.datasets.get("clusters")
+                table = self.session.find_objects("clusters", obj.collection)
+                channels = self.session.find_objects("channels", obj.collection)
+                cl = _table_columns(table[0]) if table and clusters_ds is not None else {}
+                ch = _table_columns(channels[0]) if channels and cl else {}
+                link = cl.get("channels") if ch else None
+                if link is not None:
+                    n_ch = channels[0].check_rows() or 0
+                    if link.dtype.kind not in "iu" or (link.size and (link.min() < 0 or link.max() >= n_ch)):
+                        raise AlfRelationError(
+                            f"clusters.channels are not row indices of the {n_ch} channels",
+                            table[0]["channels"].paths,
+                            rule="clusters.channels holds 0-based row indices of channels.*",
+                        )
+                n_units = table[0].check_rows() if table and clusters_ds is not None else None
+                order = unit_order(clusters_ds, n_spikes, n_units)
+            except AlfError as err:
+                self._tolerate(err, f"spikes of {obj.collection}")
+                continue
+            per_spike = {
+                k: d
+                for k, d in sorted(obj.row_datasets.items())
+                if k not in ("times", "clusters") and d.shape is not None and len(d.shape) == 1
+                and np.dtype(getattr(d.open(), "dtype", object)).kind in "biuf"
+            }
+            probe = re.search(r"probe\d+", obj.collection)
+            sources.append(
+                _SpikeSource(
+                    obj.collection,
+                    probe.group(0) if probe else (obj.collection or "probe"),
+                    obj["times"],
+                    clusters_ds,
+                    per_spike,
+                    cl,
+                    ch,
+                    link,
+                    order,
+                )
+            )
+        return sources
+
+    # -------------------------------------------------------------------------------- electrodes
+
+    def _electrodes(self, sources: list[_SpikeSource]) -> None:
+        with_channels = [s for s in sources if s.channel_table]
+        if not with_channels:
+            return
+        nwb = self.nwb
+        regions = _RegionNames()
+        keys: dict[str, np.ndarray] = {}
+        for s in with_channels:
+            for k, v in s.channel_table.items():
+                keys.setdefault(k, v)
+        extra = {
+            "collection": "ALF collection of the channels.* table this row comes from",
+            "channel_index": "row of channels.* in that collection",
+            "brain_region": "Allen CCF 2017 acronym of channels.brainLocationIds_ccf_2017 (iblatlas)",
+            "brain_region_name": "Allen CCF 2017 name of channels.brainLocationIds_ccf_2017 (iblatlas)",
+        }
+        for k in keys:
+            extra[f"channels.{k}"] = f"ALF dataset channels.{k}"
+        for name, description in extra.items():
+            nwb.add_electrode_column(name=name, description=description)
+        groups = {}
+        for s in with_channels:
+            if s.probe not in groups:
+                device = nwb.create_device(name=s.probe, description=f"probe {s.probe} (ALF collections)")
+                groups[s.probe] = nwb.create_electrode_group(
+                    name=s.probe,
+                    description=f"channels of {s.probe}",
+                    location="see the electrodes table (brain_region)",
+                    device=device,
+                )
+        row = 0
+        for s in sources:
+            s.electrode_offset = row
+            if not s.channel_table:
+                continue
+            n = len(next(iter(s.channel_table.values())))
+            ids = s.channel_table.get("brainLocationIds_ccf_2017")
+            acronyms, names = regions.lookup(ids, n)
+            local = s.channel_table.get("localCoordinates")
+            for i in range(n):
+                values = {}
+                for k, template in keys.items():
+                    v = s.channel_table.get(k)
+                    values[f"channels.{k}"] = v[i] if v is not None else _filler(template)
+                kwargs = {}
+                if local is not None and local.ndim == 2 and local.shape[1] >= 2:
+                    kwargs = {"rel_x": float(local[i, 0]), "rel_y": float(local[i, 1])}
+                nwb.add_electrode(
+                    group=groups[s.probe],
+                    location=acronyms[i] if acronyms[i] in _ALLEN_TERMS else "root",
+                    collection=s.collection,
+                    channel_index=i,
+                    brain_region=acronyms[i],
+                    brain_region_name=names[i],
+                    **kwargs,
+                    **values,
+                )
+            row += n
+            channels = self.session.find_objects("channels", s.collection)[0]
+            self._record(channels.datasets.values(), "general/extracellular_ephys/electrodes")
+
+    # ------------------------------------------------------------------------------------- units
+
+    def _units(self, sources: list[_SpikeSource]) -> None:
+        from hdmf.common import DynamicTableRegion, ElementIdentifiers, VectorData, VectorIndex
+        from pynwb.misc import Units
+
+        if not sources:
+            return
+        offsets = [s.order.offsets for s in sources]
+        counts = np.concatenate([s.order.counts for s in sources])
+        n_units = counts.size
+        spike_index = np.cumsum(counts).astype(np.int64)
+        total = int(spike_index[-1]) if n_units else 0
+        columns = []
+
+        def ragged(name: str, description: str, pieces: list[_Piece], dtype) -> None:
+            data = _gather_iterator(pieces, np.dtype(dtype)) if total else np.zeros(0, dtype)
+            vd = VectorData(name=name, description=description, data=self._io(data, min(total, 1 << 18)))
+            # index before data: hdmf drops iterator columns from its length check as it meets them,
+            # and an index met after its (dropped) target is refused
+            columns.extend([VectorIndex(name=f"{name}_index", data=spike_index, target=vd), vd])
+
+        times_pieces = [_Piece(_loader(s.times), s.order.order) for s in sources]
+        ragged("spike_times", "ALF spikes.times of each unit, in session seconds", times_pieces, np.float64)
+        per_spike_keys: dict[str, np.dtype] = {}
+        for s in sources:
+            for k, d in s.per_spike.items():
+                dt = np.dtype(d.open().dtype)
+                per_spike_keys[k] = np.result_type(per_spike_keys.get(k, dt), dt)
+        for k, dt in per_spike_keys.items():
+            missing = any(k not in s.per_spike for s in sources)
+            dt = np.result_type(dt, np.float32) if missing else dt
+            pieces = [
+                _Piece(_loader(s.per_spike[k]) if k in s.per_spike else None, s.order.order) for s in sources
+            ]
+            ragged(f"spikes.{k}", f"ALF spikes.{k} of each spike of the unit", pieces, dt)
+
+        def flat(name: str, description: str, per_source: list[np.ndarray | None]) -> None:
+            template = next(v for v in per_source if v is not None)
+            filled = [
+                v if v is not None else np.array([_filler(template)] * s.order.counts.size)
+                for v, s in zip(per_source, sources, strict=True)
+            ]
+            data = np.concatenate([np.asarray(v) for v in filled], axis=0)
+            columns.append(VectorData(name=name, description=description, data=data))
+
+        flat("cluster_id", "cluster id (row of clusters.*, or value of spikes.clusters)",
+             [s.order.unit_ids for s in sources])
+        flat("collection", "ALF collection of the spike sorting", [np.array([s.collection] * s.order.counts.size)
+                                                                 for s in sources])
+        flat("probe", "probe name (probeNN in the collection)", [np.array([s.probe] * s.order.counts.size)
+                                                                for s in sources])
+        cluster_keys = sorted({k for s in sources for k in s.cluster_table})
+        for k in cluster_keys:
+            flat(f"clusters.{k}", f"ALF clusters.{k}",
+                 [s.cluster_table[k][s.order.unit_ids] if k in s.cluster_table else None for s in sources])
+        channel_keys = sorted({k for s in sources if s.link is not None for k in s.channel_table})
+        for k in channel_keys:
+            flat(f"channels.{k}", f"ALF channels.{k} of the unit's channel (clusters.channels)",
+                 [s.channel_table[k][s.link[s.order.unit_ids]] if s.link is not None and k in s.channel_table
+                  else None for s in sources])
+        if self.nwb.electrodes is not None and any(s.link is not None for s in sources):
+            rows, index = [], []
+            for s in sources:
+                for u in s.order.unit_ids:
+                    if s.link is not None:
+                        rows.append(s.electrode_offset + int(s.link[u]))
+                    index.append(len(rows))
+            region = DynamicTableRegion(
+                name="electrodes", description="the electrode of the unit's channel (clusters.channels)",
+                data=np.array(rows, dtype=np.int64), table=self.nwb.electrodes,
+            )
+            columns.extend([region, VectorIndex(name="electrodes_index", data=np.array(index), target=region)])
+        units = Units(
+            name="units",
+            description="ALF spike sorting: one row per clusters.* row (empty clusters included)",
+            id=ElementIdentifiers(name="id", data=np.arange(n_units)),
+            columns=columns,
+            resolution=self.resolution,
+            electrode_table=self.nwb.electrodes,
+        )
+        self.nwb.units = units
+        del offsets
+        for s in sources:
+            obj = self.session.find_objects("spikes", s.collection)[0]
+            self._record(obj.datasets.values(), "units")
+            for name in ("clusters",):
+                for o in self.session.find_objects(name, s.collection):
+                    self._record(o.datasets.values(), "units")
+
+    # --------------------------------------------------------------------------------- intervals
+
+    def _row_columns(self, obj: AlfObject, skip: set[str]) -> list[tuple[str, np.ndarray, Dataset]]:
+        n = obj.check_rows()
+        out = []
+        for key, d in sorted(obj.row_datasets.items()):
+            if key in skip:
+                continue
+            data = d.load()
+            if not isinstance(data, np.ndarray) or data.shape[:1] != (n,):
+                continue
+            data = np.asarray(data)
+            if data.dtype.names:
+                for name in data.dtype.names:
+                    out.append((f"{key}.{name}", np.asarray(data[name]), d))
+            elif data.dtype.kind in "biufUS":
+                out.append((key, data, d))
+        return out
+
+    def _intervals(self, obj: AlfObject, as_trials: bool) -> None:
+        from hdmf.common import ElementIdentifiers, VectorData
+        from pynwb.epoch import TimeIntervals
+
+        intervals = np.asarray(obj["intervals"].load(), dtype=np.float64)
+        if intervals.ndim != 2 or intervals.shape[1] != 2:
+            raise AlfFormatError(
+                f"intervals have shape {intervals.shape}, not (n, 2)",
+                obj["intervals"].paths,
+                rule="intervals have two columns: start, end",
+            )
+        columns = [
+            VectorData(name="start_time", description="ALF intervals[:, 0] (session seconds)",
+                       data=intervals[:, 0]),
+            VectorData(name="stop_time", description="ALF intervals[:, 1] (session seconds)", data=intervals[:, 1]),
+        ]
+        for key, data, _ in self._row_columns(obj, {"intervals"}):
+            columns.append(VectorData(name=key, description=f"ALF {obj.name}.{key}", data=data))
+        name = "trials" if as_trials else self._unique(obj)
+        table = TimeIntervals(
+            name=name,
+            description=f"ALF interval series {obj.collection}/{obj.name}".replace("//", "/"),
+            id=ElementIdentifiers(name="id", data=np.arange(intervals.shape[0])),
+            columns=columns,
+        )
+        if as_trials:
+            self.nwb.trials = table
+            self.names.add("trials")
+            self._record(obj.datasets.values(), "intervals/trials")
+        else:
+            self.nwb.add_time_intervals(table)
+            self._record(obj.datasets.values(), f"intervals/{name}")
+
+    # ------------------------------------------------------------------------------------ events
+
+    def _events(self, obj: AlfObject) -> None:
+        self._events_table(obj, "times", self._unique(obj))
+
+    def _events_table(self, obj: AlfObject, key: str, name: str) -> None:
+        from hdmf.common import ElementIdentifiers, VectorData
+        from pynwb.event import EventsTable, TimestampVectorData
+
+        times = np.asarray(obj[key].load(), dtype=np.float64).reshape(-1)
+        columns = [
+            TimestampVectorData(name="timestamp", description=f"ALF {obj.name}.{key} (session seconds)",
+                                data=self._io(times, min(times.size, 1 << 16)) if times.size > 1 << 16
+                                else times)
+        ]
+        skip = {k for k in obj.datasets if k == key or k.endswith("intervals")}
+        for k, data, _ in self._row_columns(obj, skip):
+            columns.append(VectorData(name=k, description=f"ALF {obj.name}.{k}", data=data))
+        table = EventsTable(
+            name=name,
+            description=f"ALF event series {obj.collection}/{obj.name}.{key}".replace("//", "/"),
+            source_description="ALF dataset",
+            id=ElementIdentifiers(name="id", data=np.arange(times.size)),
+            columns=columns,
+        )
+        self.nwb.add_events_table(table)
+        self._record([obj[key]], f"events/{name}")
+        for k, _, d in self._row_columns(obj, skip):
+            self._record([d], f"events/{name}")
+
+    def _loose_times(self, obj: AlfObject) -> None:
+        """A table-kind object with ``*_times`` attributes: an events table per time attribute."""
+        for key, d in sorted(obj.datasets.items()):
+            if d.is_universal_time and key.endswith("_times"):
+                self._events_table(obj, key, self._unique(obj, f".{key}"))
+
+    # -------------------------------------------------------------------------------- continuous
+
+    def _continuous(self, obj: AlfObject) -> None:
+        from pynwb import TimeSeries
+        from pynwb.behavior import Position, SpatialSeries
+
+        n = obj.check_rows()
+        if n is None:
+            return
+        ts_ds = obj["timestamps"]
+        timebase = timebase_from_timestamps(ts_ds.open(), n, ts_ds.paths)
+        datasets = [
+            d for k, d in sorted(obj.row_datasets.items())
+            if d.timescale is None and d.shape is not None and 1 <= len(d.shape) <= 2
+            and np.dtype(getattr(d.open(), "dtype", object)).kind in "biuf"
+        ]
+        is_wheel = obj.name == "wheel"
+        module = None
+        if is_wheel or not obj.collection.startswith("raw"):
+            module = self._module("behavior" if is_wheel else "alf", "ALF behaviour and other continuous data")
+        first = None
+        for d in datasets:
+            data = d.open()
+            shape = tuple(data.shape)
+            n_cols = 1 if len(shape) == 1 else shape[1]
+            units = [u for u in column_units(d.metadata, n_cols) if u]
+            names = column_names(d.metadata, n_cols)
+            unit = units[0] if units and len(set(units)) == 1 else (", ".join(units) if units else "")
+            if not unit:
+                unit = "radians" if is_wheel and d.attribute == "position" else "n.a."
+            dtype = _native(np.empty(0, data.dtype)).dtype
+            series_data = self._io(
+                _block_iterator(n, shape[1:], dtype, _rows_reader(data)),
+                max(1, min(n, (1 << 20) // max(1, dtype.itemsize * n_cols))),
+                shape[1:],
+            )
+            name = self._unique(obj, f".{d.key}")
+            description = f"ALF {obj.collection}/{obj.name}.{d.key}".replace("//", "/")
+            if any(names):
+                description += "; columns: " + ", ".join(str(c) for c in names)
+            timing: dict[str, Any]
+            if first is not None:
+                timing = {"timestamps": first} if not timebase.is_regular else _regular(timebase)
+            elif timebase.is_regular:
+                timing = _regular(timebase)
+            else:
+                stamps = _block_iterator(n, (), np.dtype(np.float64), timebase.times)
+                timing = {"timestamps": self._io(stamps, min(n, 1 << 17))}
+            if is_wheel:
+                series = SpatialSeries(name=name, description=description, data=series_data, unit=unit,
+                                       reference_frame="wheel angle from its position at the session start",
+                                       **timing)
+                position = module.data_interfaces.get("Position") or Position(name="Position")
+                if "Position" not in module.data_interfaces:
+                    module.add(position)
+                position.add_spatial_series(series)
+                where = f"processing/behavior/Position/{name}"
+            else:
+                series = TimeSeries(name=name, description=description, data=series_data, unit=unit, **timing)
+                if module is None:
+                    self.nwb.add_acquisition(series)
+                    where = f"acquisition/{name}"
+                else:
+                    module.add(series)
+                    where = f"processing/{module.name}/{name}"
+            if first is None and not timebase.is_regular:
+                first = series
+            self._record([d, ts_ds], where)
+
+    def _module(self, name: str, description: str):
+        if name in self.nwb.processing:
+            return self.nwb.processing[name]
+        return self.nwb.create_processing_module(name=name, description=description)
+
+    # --------------------------------------------------------------------------------------- raw
+
+    def _raw(self) -> None:
+        try:
+            from .spikeglx import find_raw_streams
+        except ImportError:
+            raise AlfDependencyError(
+                "raw=True needs neo_alf.spikeglx (SpikeGLX recordings), not in this installation"
+            ) from None
+        from pynwb import TimeSeries
+        from pynwb.ecephys import ElectricalSeries
+
+        for stream in find_raw_streams(self.session.path, [d for ds in self.session.datasets for d in ds.rel_paths]):
+            n_ch = len(stream.channel_names)
+            read = stream.read
+            data = self._io(
+                _block_iterator(stream.n_samples, (n_ch,), np.dtype(np.int16), lambda a, b, r=read: r(a, b)),
+                max(1, min(stream.n_samples, (1 << 20) // (2 * n_ch))),
+                (n_ch,),
+            )
+            name = stream.name.replace("/", "_")
+            description = f"SpikeGLX stream {stream.name} of {stream.collection}, raw int16"
+            gains = np.asarray(stream.gains, dtype=np.float64)
+            neural = all(u == "uV" for u in stream.units)
+            if neural and self.nwb.electrodes is not None or neural:
+                region = self._raw_electrodes(stream)
+                conversion = float(gains[0]) * 1e-6 if np.all(gains == gains[0]) else 1e-6
+                kwargs = {} if np.all(gains == gains[0]) else {"channel_conversion": gains}
+                series = ElectricalSeries(
+                    name=name, description=description, data=data, electrodes=region,
+                    starting_time=float(stream.t_start), rate=float(stream.rate_in_session),
+                    conversion=conversion, **kwargs,
+                )
+            else:
+                series = TimeSeries(
+                    name=name, description=description, data=data, unit="n.a.",
+                    starting_time=float(stream.t_start), rate=float(stream.rate_in_session),
+                )
+            self.nwb.add_acquisition(series)
+            for f in stream.files:
+                rel = Path(f).relative_to(self.session.path).as_posix()
+                self.targets[rel] = f"acquisition/{name}"
+
+    def _raw_electrodes(self, stream):
+        """Electrode rows of a raw stream's channels: the probe's rows by ``channels.rawInd``, else new ones."""
+        nwb = self.nwb
+        probe = re.search(r"probe\d+", stream.collection)
+        probe = probe.group(0) if probe else stream.collection.replace("/", "_")
+        by_raw: dict[int, int] = {}
+        if nwb.electrodes is not None and "channels.rawInd" in nwb.electrodes.colnames:
+            groups = nwb.electrodes["group_name"][:]
+            raw_ind = nwb.electrodes["channels.rawInd"][:]
+            for row, (g, r) in enumerate(zip(groups, raw_ind, strict=True)):
+                if g == probe:
+                    by_raw.setdefault(int(r), row)
+        if nwb.electrodes is None or probe not in nwb.electrode_groups:
+            if probe not in nwb.devices:
+                nwb.create_device(name=probe, description=f"probe {probe}")
+            nwb.create_electrode_group(name=probe, description=f"channels of {probe}",
+                                       location="unknown", device=nwb.devices[probe])
+        rows = []
+        for i in range(len(stream.channel_names)):
+            if i in by_raw:
+                rows.append(by_raw[i])
+                continue
+            extra = {c: _filler_for_column(nwb.electrodes, c) for c in _extra_columns(nwb.electrodes)}
+            nwb.add_electrode(group=nwb.electrode_groups[probe], location="unknown", **extra)
+            rows.append(len(nwb.electrodes) - 1)
+        return nwb.create_electrode_table_region(rows, f"channels of {stream.name}")
+
+    # -------------------------------------------------------------------------------- provenance
+
+    def _provenance(self) -> None:
+        from hdmf.common import DynamicTable, ElementIdentifiers, VectorData
+
+        rows = []
+        for d in self.session.datasets:
+            for f in d.files:
+                digest = _md5(f.path) if self.md5 and f.rel_path in self.targets else ""
+                rows.append((
+                    f.rel_path, d.collection, d.object, d.key, d.revision or "", f.path.stat().st_size,
+                    digest, self.targets.get(f.rel_path, ""),
+                ))
+        for rel, target in self.targets.items():  # raw files: not ALF datasets of the session model
+            if not any(r[0] == rel for r in rows):
+                rows.append((rel, str(Path(rel).parent), "", "", "", (self.session.path / rel).stat().st_size,
+                             "", target))
+        spec = [
+            ("rel_path", "path of the file relative to the session folder"),
+            ("collection", "ALF collection"),
+            ("object", "ALF object"),
+            ("attribute", "ALF attribute (with its timescale)"),
+            ("revision", "ALF revision folder the file comes from (empty: none)"),
+            ("size_bytes", "file size in bytes"),
+            ("md5", "md5 of the file (hex; empty: not computed)"),
+            ("nwb_target", "where its content is in this NWB file (empty: not written)"),
+        ]
+        columns = [
+            VectorData(name=name, description=desc, data=[r[i] for r in rows])
+            for i, (name, desc) in enumerate(spec)
+        ]
+        table = DynamicTable(
+            name="alf_datasets",
+            description="Provenance: every ALF dataset file of the session, and where it went",
+            id=ElementIdentifiers(name="id", data=np.arange(len(rows))),
+            columns=columns,
+        )
+        self._module("alf", "ALF data without a standard NWB place, and the provenance of this file").add(table)
+
+
+# ============================================================================================ helpers
+
+
+def _regular(timebase: Timebase) -> dict[str, float]:
+    return {"starting_time": float(timebase.t_start), "rate": float(timebase.rate)}
+
+
+def _loader(d: Dataset) -> Callable[[], np.ndarray]:
+    return lambda: _read_whole(d)
+
+
+def _md5(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _filler(template: np.ndarray) -> Any:
+    """A missing value shaped and typed like one row of ``template`` (NaN, -1, or empty text)."""
+    template = np.asarray(template)
+    row_shape = template.shape[1:]
+    if template.dtype.kind in "US":
+        return "" if not row_shape else np.full(row_shape, "")
+    if template.dtype.kind == "f":
+        return np.nan if not row_shape else np.full(row_shape, np.nan)
+    if template.dtype.kind == "b":
+        return False if not row_shape else np.zeros(row_shape, bool)
+    return -1 if not row_shape else np.full(row_shape, -1)
+
+
+def _extra_columns(table) -> list[str]:
+    standard = {"location", "group", "group_name", "x", "y", "z", "imp", "filtering", "rel_x", "rel_y", "rel_z",
+                "reference"}
+    return [c for c in table.colnames if c not in standard]
+
+
+def _filler_for_column(table, name: str) -> Any:
+    return _filler(np.asarray(table[name][:1]))
+
+
+_ALLEN_TERMS_SKIP = {"void"}  # IBL's id 0, outside the brain: not an Allen CCF term
+
+
+class _AllenTerms:
+    """Acronyms that are Allen CCF terms (``location`` must be one; others become ``root``)."""
+
+    def __contains__(self, acronym: str) -> bool:
+        return bool(acronym) and acronym not in _ALLEN_TERMS_SKIP
+
+
+_ALLEN_TERMS = _AllenTerms()
+
+
+class _RegionNames:
+    """Allen CCF 2017 acronyms and names of region ids, from iblatlas when it is installed."""
+
+    def __init__(self):
+        try:
+            from iblatlas.regions import BrainRegions
+        except ImportError:
+            self.table = None
+            return
+        regions = BrainRegions()
+        self.table = {int(i): (str(a), str(n)) for i, a, n in zip(regions.id, regions.acronym, regions.name,
+                                                                      strict=True)}
+
+    def lookup(self, ids: np.ndarray | None, n: int) -> tuple[list[str], list[str]]:
+        if ids is None:
+            return [""] * n, [""] * n
+        if self.table is None:
+            return [""] * n, [""] * n
+        pairs = [self.table.get(int(i), ("", "")) for i in np.asarray(ids).reshape(-1)]
+        return [a for a, _ in pairs], [b for _, b in pairs]
