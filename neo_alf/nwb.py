@@ -389,7 +389,9 @@ def _gather_iterator(pieces: list[_Piece], dtype: np.dtype):
     return GatherIterator()
 
 
-def _block_iterator(n_rows: int, row_shape: tuple[int, ...], dtype: np.dtype, read: Callable[[int, int], Any]):
+def _block_iterator(
+    n_rows: int, row_shape: tuple[int, ...], dtype: np.dtype, read: Callable[[int, int], Any]
+):
     """An hdmf chunk iterator writing rows ``read(a, b)`` block by block (signals, timestamps)."""
     from hdmf.data_utils import DataChunk
 
@@ -605,7 +607,9 @@ class _Builder:
             per_spike = {
                 k: d
                 for k, d in sorted(obj.row_datasets.items())
-                if k not in ("times", "clusters") and d.shape is not None and len(d.shape) == 1
+                if k not in ("times", "clusters")
+                and d.shape is not None
+                and len(d.shape) == 1
                 and np.dtype(getattr(d.open(), "dtype", object)).kind in "biuf"
             }
             probe = re.search(r"probe\d+", obj.collection)
@@ -733,21 +737,40 @@ class _Builder:
             data = np.concatenate([np.asarray(v) for v in filled], axis=0)
             columns.append(VectorData(name=name, description=description, data=data))
 
-        flat("cluster_id", "cluster id (row of clusters.*, or value of spikes.clusters)",
-             [s.order.unit_ids for s in sources])
-        flat("collection", "ALF collection of the spike sorting", [np.array([s.collection] * s.order.counts.size)
-                                                                 for s in sources])
-        flat("probe", "probe name (probeNN in the collection)", [np.array([s.probe] * s.order.counts.size)
-                                                                for s in sources])
+        flat(
+            "cluster_id",
+            "cluster id (row of clusters.*, or value of spikes.clusters)",
+            [s.order.unit_ids for s in sources],
+        )
+        flat(
+            "collection",
+            "ALF collection of the spike sorting",
+            [np.array([s.collection] * s.order.counts.size) for s in sources],
+        )
+        flat(
+            "probe",
+            "probe name (probeNN in the collection)",
+            [np.array([s.probe] * s.order.counts.size) for s in sources],
+        )
         cluster_keys = sorted({k for s in sources for k in s.cluster_table})
         for k in cluster_keys:
-            flat(f"clusters.{k}", f"ALF clusters.{k}",
-                 [s.cluster_table[k][s.order.unit_ids] if k in s.cluster_table else None for s in sources])
+            flat(
+                f"clusters.{k}",
+                f"ALF clusters.{k}",
+                [s.cluster_table[k][s.order.unit_ids] if k in s.cluster_table else None for s in sources],
+            )
         channel_keys = sorted({k for s in sources if s.link is not None for k in s.channel_table})
         for k in channel_keys:
-            flat(f"channels.{k}", f"ALF channels.{k} of the unit's channel (clusters.channels)",
-                 [s.channel_table[k][s.link[s.order.unit_ids]] if s.link is not None and k in s.channel_table
-                  else None for s in sources])
+            flat(
+                f"channels.{k}",
+                f"ALF channels.{k} of the unit's channel (clusters.channels)",
+                [
+                    s.channel_table[k][s.link[s.order.unit_ids]]
+                    if s.link is not None and k in s.channel_table
+                    else None
+                    for s in sources
+                ],
+            )
         if self.nwb.electrodes is not None and any(s.link is not None for s in sources):
             rows, index = [], []
             for s in sources:
@@ -756,10 +779,14 @@ class _Builder:
                         rows.append(s.electrode_offset + int(s.link[u]))
                     index.append(len(rows))
             region = DynamicTableRegion(
-                name="electrodes", description="the electrode of the unit's channel (clusters.channels)",
-                data=np.array(rows, dtype=np.int64), table=self.nwb.electrodes,
+                name="electrodes",
+                description="the electrode of the unit's channel (clusters.channels)",
+                data=np.array(rows, dtype=np.int64),
+                table=self.nwb.electrodes,
             )
-            columns.extend([region, VectorIndex(name="electrodes_index", data=np.array(index), target=region)])
+            columns.extend(
+                [region, VectorIndex(name="electrodes_index", data=np.array(index), target=region)]
+            )
         units = Units(
             name="units",
             description="ALF spike sorting: one row per clusters.* row (empty clusters included)",
@@ -808,9 +835,12 @@ class _Builder:
                 rule="intervals have two columns: start, end",
             )
         columns = [
-            VectorData(name="start_time", description="ALF intervals[:, 0] (session seconds)",
-                       data=intervals[:, 0]),
-            VectorData(name="stop_time", description="ALF intervals[:, 1] (session seconds)", data=intervals[:, 1]),
+            VectorData(
+                name="start_time", description="ALF intervals[:, 0] (session seconds)", data=intervals[:, 0]
+            ),
+            VectorData(
+                name="stop_time", description="ALF intervals[:, 1] (session seconds)", data=intervals[:, 1]
+            ),
         ]
         for key, data, _ in self._row_columns(obj, {"intervals"}):
             columns.append(VectorData(name=key, description=f"ALF {obj.name}.{key}", data=data))
@@ -840,9 +870,11 @@ class _Builder:
 
         times = np.asarray(obj[key].load(), dtype=np.float64).reshape(-1)
         columns = [
-            TimestampVectorData(name="timestamp", description=f"ALF {obj.name}.{key} (session seconds)",
-                                data=self._io(times, min(times.size, 1 << 16)) if times.size > 1 << 16
-                                else times)
+            TimestampVectorData(
+                name="timestamp",
+                description=f"ALF {obj.name}.{key} (session seconds)",
+                data=self._io(times, min(times.size, 1 << 16)) if times.size > 1 << 16 else times,
+            )
         ]
         skip = {k for k in obj.datasets if k == key or k.endswith("intervals")}
         for k, data, _ in self._row_columns(obj, skip):
@@ -856,7 +888,7 @@ class _Builder:
         )
         self.nwb.add_events_table(table)
         self._record([obj[key]], f"events/{name}")
-        for k, _, d in self._row_columns(obj, skip):
+        for _key, _, d in self._row_columns(obj, skip):
             self._record([d], f"events/{name}")
 
     def _loose_times(self, obj: AlfObject) -> None:
@@ -877,14 +909,17 @@ class _Builder:
         ts_ds = obj["timestamps"]
         timebase = timebase_from_timestamps(ts_ds.open(), n, ts_ds.paths)
         datasets = [
-            d for k, d in sorted(obj.row_datasets.items())
-            if d.timescale is None and d.shape is not None and 1 <= len(d.shape) <= 2
+            d
+            for k, d in sorted(obj.row_datasets.items())
+            if d.timescale is None
+            and d.shape is not None
+            and 1 <= len(d.shape) <= 2
             and np.dtype(getattr(d.open(), "dtype", object)).kind in "biuf"
         ]
         is_wheel = obj.name == "wheel"
         module = None
         if is_wheel or not obj.collection.startswith("raw"):
-            module = self._module("behavior" if is_wheel else "alf", "ALF behaviour and other continuous data")
+            module = self._module("behavior", "ALF behaviour and other continuous data")
         first = None
         for d in datasets:
             data = d.open()
@@ -914,9 +949,14 @@ class _Builder:
                 stamps = _block_iterator(n, (), np.dtype(np.float64), timebase.times)
                 timing = {"timestamps": self._io(stamps, min(n, 1 << 17))}
             if is_wheel:
-                series = SpatialSeries(name=name, description=description, data=series_data, unit=unit,
-                                       reference_frame="wheel angle from its position at the session start",
-                                       **timing)
+                series = SpatialSeries(
+                    name=name,
+                    description=description,
+                    data=series_data,
+                    unit=unit,
+                    reference_frame="wheel angle from its position at the session start",
+                    **timing,
+                )
                 position = module.data_interfaces.get("Position") or Position(name="Position")
                 if "Position" not in module.data_interfaces:
                     module.add(position)
@@ -951,7 +991,9 @@ class _Builder:
         from pynwb import TimeSeries
         from pynwb.ecephys import ElectricalSeries
 
-        for stream in find_raw_streams(self.session.path, [d for ds in self.session.datasets for d in ds.rel_paths]):
+        for stream in find_raw_streams(
+            self.session.path, [d for ds in self.session.datasets for d in ds.rel_paths]
+        ):
             n_ch = len(stream.channel_names)
             read = stream.read
             data = self._io(
@@ -963,19 +1005,28 @@ class _Builder:
             description = f"SpikeGLX stream {stream.name} of {stream.collection}, raw int16"
             gains = np.asarray(stream.gains, dtype=np.float64)
             neural = all(u == "uV" for u in stream.units)
-            if neural and self.nwb.electrodes is not None or neural:
+            if neural:
                 region = self._raw_electrodes(stream)
                 conversion = float(gains[0]) * 1e-6 if np.all(gains == gains[0]) else 1e-6
                 kwargs = {} if np.all(gains == gains[0]) else {"channel_conversion": gains}
                 series = ElectricalSeries(
-                    name=name, description=description, data=data, electrodes=region,
-                    starting_time=float(stream.t_start), rate=float(stream.rate_in_session),
-                    conversion=conversion, **kwargs,
+                    name=name,
+                    description=description,
+                    data=data,
+                    electrodes=region,
+                    starting_time=float(stream.t_start),
+                    rate=float(stream.rate_in_session),
+                    conversion=conversion,
+                    **kwargs,
                 )
             else:
                 series = TimeSeries(
-                    name=name, description=description, data=data, unit="n.a.",
-                    starting_time=float(stream.t_start), rate=float(stream.rate_in_session),
+                    name=name,
+                    description=description,
+                    data=data,
+                    unit="n.a.",
+                    starting_time=float(stream.t_start),
+                    rate=float(stream.rate_in_session),
                 )
             self.nwb.add_acquisition(series)
             for f in stream.files:
@@ -983,7 +1034,7 @@ class _Builder:
                 self.targets[rel] = f"acquisition/{name}"
 
     def _raw_electrodes(self, stream):
-        """Electrode rows of a raw stream's channels: the probe's rows by ``channels.rawInd``, else new ones."""
+        """Electrode rows of a raw stream's channels: the probe's rows by ``channels.rawInd``, else new."""
         nwb = self.nwb
         probe = re.search(r"probe\d+", stream.collection)
         probe = probe.group(0) if probe else stream.collection.replace("/", "_")
@@ -997,8 +1048,9 @@ class _Builder:
         if nwb.electrodes is None or probe not in nwb.electrode_groups:
             if probe not in nwb.devices:
                 nwb.create_device(name=probe, description=f"probe {probe}")
-            nwb.create_electrode_group(name=probe, description=f"channels of {probe}",
-                                       location="unknown", device=nwb.devices[probe])
+            nwb.create_electrode_group(
+                name=probe, description=f"channels of {probe}", location="unknown", device=nwb.devices[probe]
+            )
         rows = []
         for i in range(len(stream.channel_names)):
             if i in by_raw:
@@ -1018,14 +1070,32 @@ class _Builder:
         for d in self.session.datasets:
             for f in d.files:
                 digest = _md5(f.path) if self.md5 and f.rel_path in self.targets else ""
-                rows.append((
-                    f.rel_path, d.collection, d.object, d.key, d.revision or "", f.path.stat().st_size,
-                    digest, self.targets.get(f.rel_path, ""),
-                ))
+                rows.append(
+                    (
+                        f.rel_path,
+                        d.collection,
+                        d.object,
+                        d.key,
+                        d.revision or "",
+                        f.path.stat().st_size,
+                        digest,
+                        self.targets.get(f.rel_path, ""),
+                    )
+                )
         for rel, target in self.targets.items():  # raw files: not ALF datasets of the session model
             if not any(r[0] == rel for r in rows):
-                rows.append((rel, str(Path(rel).parent), "", "", "", (self.session.path / rel).stat().st_size,
-                             "", target))
+                rows.append(
+                    (
+                        rel,
+                        str(Path(rel).parent),
+                        "",
+                        "",
+                        "",
+                        (self.session.path / rel).stat().st_size,
+                        "",
+                        target,
+                    )
+                )
         spec = [
             ("rel_path", "path of the file relative to the session folder"),
             ("collection", "ALF collection"),
@@ -1046,7 +1116,9 @@ class _Builder:
             id=ElementIdentifiers(name="id", data=np.arange(len(rows))),
             columns=columns,
         )
-        self._module("alf", "ALF data without a standard NWB place, and the provenance of this file").add(table)
+        self._module("alf", "ALF data without a standard NWB place, and the provenance of this file").add(
+            table
+        )
 
 
 # ============================================================================================ helpers
@@ -1082,8 +1154,20 @@ def _filler(template: np.ndarray) -> Any:
 
 
 def _extra_columns(table) -> list[str]:
-    standard = {"location", "group", "group_name", "x", "y", "z", "imp", "filtering", "rel_x", "rel_y", "rel_z",
-                "reference"}
+    standard = {
+        "location",
+        "group",
+        "group_name",
+        "x",
+        "y",
+        "z",
+        "imp",
+        "filtering",
+        "rel_x",
+        "rel_y",
+        "rel_z",
+        "reference",
+    }
     return [c for c in table.colnames if c not in standard]
 
 
@@ -1114,8 +1198,10 @@ class _RegionNames:
             self.table = None
             return
         regions = BrainRegions()
-        self.table = {int(i): (str(a), str(n)) for i, a, n in zip(regions.id, regions.acronym, regions.name,
-                                                                      strict=True)}
+        self.table = {
+            int(i): (str(a), str(n))
+            for i, a, n in zip(regions.id, regions.acronym, regions.name, strict=True)
+        }
 
     def lookup(self, ids: np.ndarray | None, n: int) -> tuple[list[str], list[str]]:
         if ids is None:

@@ -1,0 +1,321 @@
+"""neo_alf.nwb.write_nwb: real NWB files, validated, inspected, and read back against the ALF files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+pynwb = pytest.importorskip("pynwb")
+nwbinspector = pytest.importorskip("nwbinspector")
+
+from neo_alf import AlfSession, AlfWarning  # noqa: E402
+from neo_alf import nwb as nwb_module  # noqa: E402
+from neo_alf.nwb import unit_order, write_nwb  # noqa: E402
+from neo_alf.testing import make_session  # noqa: E402
+
+COLLECTIONS = ("alf/probe00/pykilosort", "alf/probe01/pykilosort")
+
+
+def _write(tmp_path_factory, preset: str, **kwargs):
+    root = tmp_path_factory.mktemp(preset)
+    gen = make_session(root / "data", preset)
+    out = root / "out.nwb"
+    write_nwb(gen.path, out, **kwargs)
+    return gen, out
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return _write(tmp_path_factory, "tiny")
+
+
+@pytest.fixture(scope="module")
+def tiny_read(tiny):
+    _, out = tiny
+    io = pynwb.NWBHDF5IO(str(out), mode="r")
+    yield io.read()
+    io.close()
+
+
+def _npy(path):
+    # independent of neo-alf's readers: plain numpy
+    return np.load(path, allow_pickle=False)
+
+
+def _blocking_messages(path):
+    from nwbinspector import Importance, inspect_nwbfile
+
+    messages = list(inspect_nwbfile(nwbfile_path=str(path)))
+    return [m for m in messages if m.importance.value >= Importance.BEST_PRACTICE_VIOLATION.value]
+
+
+# ----------------------------------------------------------------------------------------- validity
+
+
+@pytest.mark.parametrize(
+    "preset", ["tiny", "only_spikes", "no_clusters_object", "no_spike_clusters", "no_spikes"]
+)
+def test_valid_and_inspected(tmp_path_factory, preset):
+    _, out = _write(tmp_path_factory, preset)
+    assert list(pynwb.validate(path=str(out))) == []
+    blocking = _blocking_messages(out)
+    assert blocking == [], [(m.check_function_name, m.location, m.message) for m in blocking]
+
+
+def test_metadata(tiny_read):
+    from neo_alf.one.index import session_eid
+
+    f = tiny_read
+    assert f.identifier == session_eid("cortexlab", "KS023", "2024-03-15", 1)
+    assert f.subject.subject_id == "KS023"
+    assert f.lab == "cortexlab"
+    assert f.session_start_time.date().isoformat() == "2024-03-15"
+
+
+def test_existing_file_needs_overwrite(tiny):
+    gen, out = tiny
+    size = out.stat().st_size
+    with pytest.raises(FileExistsError):
+        write_nwb(gen.path, out)
+    assert out.stat().st_size == size
+    assert sorted(p.name for p in out.parent.iterdir() if p.is_file()) == ["out.nwb"]  # nothing partial
+
+
+# -------------------------------------------------------------------------------------------- units
+
+
+def test_every_unit_spike_times_and_columns_equal_alf(tiny, tiny_read):
+    gen, _ = tiny
+    units = tiny_read.units
+    electrodes = tiny_read.electrodes
+    df = units.to_dataframe(index=True)
+    seen = 0
+    for collection in COLLECTIONS:
+        folder = gen.path / collection
+        # the newest revision of spikes.times (probe00 has one); the rest outside revisions
+        revised = sorted(folder.glob("#*#/spikes.times.npy"))
+        times = _npy(revised[-1] if revised else folder / "spikes.times.npy")
+        clusters = _npy(folder / "spikes.clusters.npy")
+        amps, depths = _npy(folder / "spikes.amps.npy"), _npy(folder / "spikes.depths.npy")
+        cl_channels = _npy(folder / "clusters.channels.npy")
+        cl_depths = _npy(folder / "clusters.depths.npy")
+        uuids = (folder / "clusters.uuids.csv").read_text().split()[1:]
+        regions = _npy(folder / "channels.brainLocationIds_ccf_2017.npy")
+        local = _npy(folder / "channels.localCoordinates.npy")
+        rows = df[df["collection"] == collection]
+        assert len(rows) == cl_depths.size  # every clusters.* row, empty ones included
+        truth = gen.truth["probes"][collection]
+        for i, row in rows.iterrows():
+            cid = int(row["cluster_id"])
+            mask = clusters == cid
+            np.testing.assert_array_equal(units["spike_times"][i], times[mask])
+            np.testing.assert_array_equal(units["spikes.amps"][i], amps[mask])
+            np.testing.assert_array_equal(units["spikes.depths"][i], depths[mask])
+            assert len(units["spike_times"][i]) == truth["spike_counts"][cid]
+            assert row["clusters.depths"] == cl_depths[cid]
+            assert row["clusters.channels"] == cl_channels[cid]
+            assert row["clusters.uuids"] == uuids[cid]
+            channel = cl_channels[cid]
+            assert row["channels.brainLocationIds_ccf_2017"] == regions[channel]
+            np.testing.assert_array_equal(row["channels.localCoordinates"], local[channel])
+            (electrode,) = units["electrodes"][i].index  # the link to the unit's channel
+            assert electrodes["collection"][electrode] == collection
+            assert electrodes["channel_index"][electrode] == channel
+            seen += 1
+    assert seen == len(df)
+    assert units.resolution == pytest.approx(1 / 30000)
+
+
+def test_regions_in_electrodes(tiny, tiny_read):
+    gen, _ = tiny
+    iblatlas = pytest.importorskip("iblatlas.regions")
+    br = iblatlas.BrainRegions()
+    e = tiny_read.electrodes.to_dataframe()
+    for collection in COLLECTIONS:
+        ids = _npy(gen.path / collection / "channels.brainLocationIds_ccf_2017.npy")
+        rows = e[e["collection"] == collection]
+        np.testing.assert_array_equal(rows["channels.brainLocationIds_ccf_2017"].to_numpy(), ids)
+        acronyms = br.id2acronym(ids)
+        assert rows["brain_region"].tolist() == list(acronyms)
+        names = [br.name[np.flatnonzero(br.id == i)[0]] for i in ids]
+        assert rows["brain_region_name"].tolist() == names
+        # location: an Allen term; IBL's void (0, outside the brain) is not one
+        expected = ["root" if a == "void" else a for a in acronyms]
+        assert rows["location"].tolist() == expected
+        assert set(rows["group_name"]) == {collection.split("/")[1]}
+
+
+# ------------------------------------------------------------------------------- trials, behaviour
+
+
+def test_every_trial_column_equals_alf(tiny, tiny_read):
+    gen, _ = tiny
+    alf = gen.path / "alf"
+    trials = tiny_read.trials
+    files = sorted(alf.glob("_ibl_trials.*.npy"))
+    assert len(files) == 13
+    for f in files:
+        attribute = f.name[len("_ibl_trials.") : -len(".npy")]
+        values = _npy(f)
+        if attribute == "intervals":
+            np.testing.assert_array_equal(trials["start_time"][:], values[:, 0])
+            np.testing.assert_array_equal(trials["stop_time"][:], values[:, 1])
+        else:
+            np.testing.assert_array_equal(trials[attribute][:], values)  # NaN where ALF has NaN
+    assert np.isnan(trials["firstMovement_times"][:]).sum() == gen.truth["trials"]["n_nan_first_movement"]
+
+
+def test_wheel_and_moves(tiny, tiny_read):
+    gen, _ = tiny
+    alf = gen.path / "alf"
+    series = tiny_read.processing["behavior"]["Position"]["wheel.position"]
+    np.testing.assert_array_equal(series.data[:], _npy(alf / "_ibl_wheel.position.npy"))
+    np.testing.assert_array_equal(series.timestamps[:], _npy(alf / "_ibl_wheel.timestamps.npy"))
+    assert series.unit == "radians"
+    moves = tiny_read.intervals["wheelMoves"]
+    intervals = _npy(alf / "_ibl_wheelMoves.intervals.npy")
+    np.testing.assert_array_equal(moves["start_time"][:], intervals[:, 0])
+    np.testing.assert_array_equal(moves["peakAmplitude"][:], _npy(alf / "_ibl_wheelMoves.peakAmplitude.npy"))
+
+
+def test_events(tiny, tiny_read):
+    gen, _ = tiny
+    alf = gen.path / "alf"
+    licks = np.concatenate([_npy(alf / "licks.times.part001.npy"), _npy(alf / "licks.times.part002.npy")])
+    np.testing.assert_array_equal(tiny_read.events["licks"]["timestamp"][:], licks)
+    camera = _npy(alf / "_ibl_leftCamera.times.npy")
+    np.testing.assert_array_equal(tiny_read.events["leftCamera"]["timestamp"][:], camera)
+    assert type(tiny_read.events["licks"]).__name__ == "EventsTable"
+
+
+def test_regular_signals(tiny, tiny_read):
+    gen, _ = tiny
+    lfp = gen.truth["lfp"]
+    series = tiny_read.acquisition["lfp.raw"]
+    raw = np.fromfile(gen.path / lfp["collection"] / "lfp.raw.bin", dtype=np.float32)
+    np.testing.assert_array_equal(series.data[:], raw.reshape(-1, lfp["n_channels"]))
+    assert series.rate == pytest.approx(lfp["rate"])
+    assert series.starting_time == pytest.approx(lfp["t_start"])
+    assert series.unit == "uV"
+    assert series.data.compression == "gzip" and series.data.chunks is not None
+    head = tiny_read.processing["behavior"]["headTracking.xyPos"]
+    assert head.unit == "cm"
+    assert head.rate == pytest.approx(30.0)
+    assert head.data.shape == (gen.truth["head_tracking"]["n"], 2)
+
+
+# ------------------------------------------------------------------------------------------ provenance
+
+
+def test_provenance_lists_every_file_with_md5(tiny, tiny_read):
+    gen, _ = tiny
+    table = tiny_read.processing["alf"]["alf_datasets"].to_dataframe()
+    session = AlfSession(gen.path)
+    expected = {rel for d in session.datasets for rel in d.rel_paths}
+    assert set(table["rel_path"]) == expected
+    for _, row in table.iterrows():
+        if row["nwb_target"]:
+            digest = hashlib.md5((gen.path / row["rel_path"]).read_bytes()).hexdigest()
+            assert row["md5"] == digest
+    written = table.set_index("rel_path")["nwb_target"]
+    assert written["alf/probe00/pykilosort/#2024-05-06#/spikes.times.npy"] == "units"
+    assert written["alf/_ibl_trials.stimOn_times.npy"] == "intervals/trials"
+    assert written["alf/licks.times.part002.npy"] == "events/licks"
+    revision = table.set_index("rel_path")["revision"]
+    assert revision["alf/probe00/pykilosort/#2024-05-06#/spikes.times.npy"] == "2024-05-06"
+
+
+# ---------------------------------------------------------------------------------- other layouts
+
+
+def test_units_without_clusters_table(tmp_path_factory):
+    gen, out = _write(tmp_path_factory, "no_clusters_object")
+    folder = gen.path / "alf/probe00/pykilosort"
+    times, clusters = _npy(folder / "spikes.times.npy"), _npy(folder / "spikes.clusters.npy")
+    with pynwb.NWBHDF5IO(str(out), "r") as io:
+        units = io.read().units
+        ids = units["cluster_id"][:]
+        np.testing.assert_array_equal(ids, np.unique(clusters))  # the ids present
+        for i, cid in enumerate(ids):
+            np.testing.assert_array_equal(units["spike_times"][i], times[clusters == cid])
+
+
+def test_single_unit_without_spike_clusters(tmp_path_factory):
+    gen, out = _write(tmp_path_factory, "no_spike_clusters")
+    times = _npy(gen.path / "alf/probe00/pykilosort/spikes.times.npy")
+    with pynwb.NWBHDF5IO(str(out), "r") as io:
+        units = io.read().units
+        assert len(units) == 1
+        np.testing.assert_array_equal(units["spike_times"][0], times)
+
+
+def test_small_pieces_cross_every_edge(tmp_path_factory, monkeypatch):
+    """Gathers and signal blocks much smaller than the data: the same file content."""
+    monkeypatch.setattr(nwb_module, "_ROWS", 7)
+    monkeypatch.setattr(nwb_module, "_SIGNAL_BLOCK_BYTES", 100)
+    gen, out = _write(tmp_path_factory, "tiny")
+    folder = gen.path / "alf/probe01/pykilosort"
+    times, clusters = _npy(folder / "spikes.times.npy"), _npy(folder / "spikes.clusters.npy")
+    with pynwb.NWBHDF5IO(str(out), "r") as io:
+        f = io.read()
+        df = f.units.to_dataframe()
+        for i, row in df[df["collection"] == "alf/probe01/pykilosort"].iterrows():
+            np.testing.assert_array_equal(f.units["spike_times"][i], times[clusters == row["cluster_id"]])
+        lfp = gen.truth["lfp"]
+        raw = np.fromfile(gen.path / lfp["collection"] / "lfp.raw.bin", dtype=np.float32)
+        np.testing.assert_array_equal(f.acquisition["lfp.raw"].data[:], raw.reshape(-1, lfp["n_channels"]))
+
+
+def test_unit_order_is_a_stable_sort(tmp_path):
+    rng = np.random.default_rng(3)
+    clusters = rng.integers(0, 9, 1000).astype(np.uint32)
+    path = tmp_path / "spikes.clusters.npy"
+    np.save(path, clusters)
+    (tmp_path / "spikes.times.npy").write_bytes(b"")  # not read
+    session = AlfSession(tmp_path)
+    ds = session.dataset("spikes.clusters")
+    for rows in (3, 1 << 20):
+        nwb_module._ROWS, saved = rows, nwb_module._ROWS
+        try:
+            order = unit_order(ds, clusters.size, 12)
+        finally:
+            nwb_module._ROWS = saved
+        np.testing.assert_array_equal(order.order, np.argsort(clusters, kind="stable"))
+        np.testing.assert_array_equal(order.counts, np.bincount(clusters, minlength=12))
+        np.testing.assert_array_equal(order.unit_ids, np.arange(12))
+
+
+def test_unit_order_refuses_indices_past_the_table(tmp_path):
+    from neo_alf import AlfRelationError
+
+    np.save(tmp_path / "spikes.clusters.npy", np.array([0, 5, 2], dtype=np.int64))
+    ds = AlfSession(tmp_path).dataset("spikes.clusters")
+    with pytest.raises(AlfRelationError, match="clusters"):
+        unit_order(ds, 3, 4)
+
+
+def test_broken_object_is_left_out_with_a_warning(tmp_path):
+    gen = make_session(tmp_path / "data", "tiny")
+    # wheelMoves with rows that differ: breaks the equal-rows rule
+    np.save(gen.path / "alf/_ibl_wheelMoves.peakAmplitude.npy", np.zeros(3))
+    out = tmp_path / "out.nwb"
+    with pytest.warns(AlfWarning, match="wheelMoves"):
+        write_nwb(gen.path, out)
+    with pynwb.NWBHDF5IO(str(out), "r") as io:
+        f = io.read()
+        assert "wheelMoves" not in f.intervals
+        assert len(f.trials) == gen.truth["trials"]["n"]
+    with pytest.raises(Exception, match="row counts"):
+        write_nwb(gen.path, out, overwrite=True, strict=True)
+
+
+def test_convert_without_warnings_on_a_clean_session(tmp_path):
+    gen = make_session(tmp_path / "data", "one_probe")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AlfWarning)
+        write_nwb(gen.path, tmp_path / "x.nwb")
+    json.dumps(gen.truth)  # the truth stays serialisable (used by the manifest)
