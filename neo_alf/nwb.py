@@ -463,6 +463,8 @@ class _Builder:
     md5: bool
     strict: bool
     targets: dict[str, str] = field(default_factory=dict)  # rel_path -> where it went in the file
+    unhashed: set[str] = field(default_factory=set)
+    raw_rows: dict[tuple[str, int], int] = field(default_factory=dict)  # (probe, raw channel) -> electrode
     names: set[str] = field(default_factory=set)
 
     # ----------------------------------------------------------------------------------- helpers
@@ -991,9 +993,7 @@ class _Builder:
         from pynwb import TimeSeries
         from pynwb.ecephys import ElectricalSeries
 
-        for stream in find_raw_streams(
-            self.session.path, [d for ds in self.session.datasets for d in ds.rel_paths]
-        ):
+        for stream in find_raw_streams(self.session.path):
             n_ch = len(stream.channel_names)
             read = stream.read
             data = self._io(
@@ -1005,10 +1005,15 @@ class _Builder:
             description = f"SpikeGLX stream {stream.name} of {stream.collection}, raw int16"
             gains = np.asarray(stream.gains, dtype=np.float64)
             neural = all(u == "uV" for u in stream.units)
+            offsets = np.asarray(stream.offsets, dtype=np.float64)
             if neural:
                 region = self._raw_electrodes(stream)
-                conversion = float(gains[0]) * 1e-6 if np.all(gains == gains[0]) else 1e-6
-                kwargs = {} if np.all(gains == gains[0]) else {"channel_conversion": gains}
+                same = bool(np.all(gains == gains[0]))
+                # data stay int16 as recorded; volts = data * conversion (* channel_conversion) + offset
+                conversion = float(gains[0]) * 1e-6 if same else 1e-6
+                kwargs: dict[str, Any] = {} if same else {"channel_conversion": gains}
+                if offsets.size and np.all(offsets == offsets[0]) and offsets[0] != 0:
+                    kwargs["offset"] = float(offsets[0]) * 1e-6
                 series = ElectricalSeries(
                     name=name,
                     description=description,
@@ -1032,6 +1037,7 @@ class _Builder:
             for f in stream.files:
                 rel = Path(f).relative_to(self.session.path).as_posix()
                 self.targets[rel] = f"acquisition/{name}"
+                self.unhashed.add(rel)  # raw recordings are tens of GB: not hashed here
 
     def _raw_electrodes(self, stream):
         """Electrode rows of a raw stream's channels: the probe's rows by ``channels.rawInd``, else new."""
@@ -1045,20 +1051,28 @@ class _Builder:
             for row, (g, r) in enumerate(zip(groups, raw_ind, strict=True)):
                 if g == probe:
                     by_raw.setdefault(int(r), row)
-        if nwb.electrodes is None or probe not in nwb.electrode_groups:
+        if probe not in nwb.electrode_groups:
             if probe not in nwb.devices:
                 nwb.create_device(name=probe, description=f"probe {probe}")
             nwb.create_electrode_group(
-                name=probe, description=f"channels of {probe}", location="unknown", device=nwb.devices[probe]
+                name=probe,
+                description=f"channels of {probe}",
+                location="see the electrodes table",
+                device=nwb.devices[probe],
             )
         rows = []
         for i in range(len(stream.channel_names)):
-            if i in by_raw:
-                rows.append(by_raw[i])
-                continue
-            extra = {c: _filler_for_column(nwb.electrodes, c) for c in _extra_columns(nwb.electrodes)}
-            nwb.add_electrode(group=nwb.electrode_groups[probe], location="unknown", **extra)
-            rows.append(len(nwb.electrodes) - 1)
+            key = (probe, i)
+            if key not in self.raw_rows and i in by_raw:
+                self.raw_rows[key] = by_raw[i]
+            if key not in self.raw_rows:
+                extra = {}
+                if nwb.electrodes is not None:
+                    extra = {c: _filler_for_column(nwb.electrodes, c) for c in _extra_columns(nwb.electrodes)}
+                # no channels.* row for this channel: its region is unknown ("root" is the Allen term)
+                nwb.add_electrode(group=nwb.electrode_groups[probe], location="root", **extra)
+                self.raw_rows[key] = len(nwb.electrodes) - 1
+            rows.append(self.raw_rows[key])
         return nwb.create_electrode_table_region(rows, f"channels of {stream.name}")
 
     # -------------------------------------------------------------------------------- provenance
@@ -1069,7 +1083,8 @@ class _Builder:
         rows = []
         for d in self.session.datasets:
             for f in d.files:
-                digest = _md5(f.path) if self.md5 and f.rel_path in self.targets else ""
+                hashed = self.md5 and f.rel_path in self.targets and f.rel_path not in self.unhashed
+                digest = _md5(f.path) if hashed else ""
                 rows.append(
                     (
                         f.rel_path,
@@ -1154,21 +1169,8 @@ def _filler(template: np.ndarray) -> Any:
 
 
 def _extra_columns(table) -> list[str]:
-    standard = {
-        "location",
-        "group",
-        "group_name",
-        "x",
-        "y",
-        "z",
-        "imp",
-        "filtering",
-        "rel_x",
-        "rel_y",
-        "rel_z",
-        "reference",
-    }
-    return [c for c in table.colnames if c not in standard]
+    """Columns of the electrodes table that ``add_electrode`` needs a value for."""
+    return [c for c in table.colnames if c not in ("location", "group", "group_name")]
 
 
 def _filler_for_column(table, name: str) -> Any:

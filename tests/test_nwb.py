@@ -319,3 +319,93 @@ def test_convert_without_warnings_on_a_clean_session(tmp_path):
         warnings.simplefilter("error", AlfWarning)
         write_nwb(gen.path, tmp_path / "x.nwb")
     json.dumps(gen.truth)  # the truth stays serialisable (used by the manifest)
+
+
+# ----------------------------------------------------------------------------------------- raw=True
+
+
+class _FakeRawStream:
+    """The RawStream interface of neo_alf.spikeglx (another branch), over a real int16 file."""
+
+    def __init__(self, path, name, n_channels, units, gains, session_path):
+        self.name = name
+        self.collection = "raw_ephys_data/probe00"
+        self.files = (str(path),)
+        self.sampling_rate = 30000.0
+        self.n_samples = path.stat().st_size // (2 * n_channels)
+        self.channel_names = tuple(f"ch{i}" for i in range(n_channels))
+        self.channel_ids = self.channel_names
+        self.gains = np.asarray(gains, dtype=np.float64)
+        self.offsets = np.zeros(n_channels)
+        self.units = tuple(units)
+        self.t_start = 0.25
+        self.rate_in_session = 30000.0 * (1 + 2e-6)
+        self._path = path
+        self._n = n_channels
+
+    def read(self, i_start, i_stop, channel_indexes=None):
+        data = np.fromfile(self._path, dtype=np.int16).reshape(-1, self._n)[i_start:i_stop]
+        return data if channel_indexes is None else data[:, channel_indexes]
+
+
+def test_raw_streams_through_the_spikeglx_interface(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    gen = make_session(tmp_path / "data", "tiny")
+    folder = gen.path / "raw_ephys_data/probe00"
+    rng = np.random.default_rng(0)
+    ap = rng.integers(-500, 500, (3001, 10), dtype=np.int16)  # 10 channels: 8 have channels.* rows
+    sync = rng.integers(0, 2, (3001, 1), dtype=np.int16)
+    ap_path, sync_path = folder / "_spikeglx_ephysData_g0_t0.imec0.ap.bin", folder / "sync_stream.bin"
+    ap.tofile(ap_path)
+    sync.tofile(sync_path)
+    gain = 2.34375
+    streams = [
+        _FakeRawStream(ap_path, "probe00.ap", 10, ["uV"] * 10, [gain] * 10, gen.path),
+        _FakeRawStream(sync_path, "probe00.ap-sync", 1, [""], [1.0], gen.path),
+    ]
+    fake = types.ModuleType("neo_alf.spikeglx")
+    fake.find_raw_streams = lambda session_path, rel_paths=None: streams
+    monkeypatch.setitem(sys.modules, "neo_alf.spikeglx", fake)
+    out = tmp_path / "raw.nwb"
+    monkeypatch.setattr(nwb_module, "_SIGNAL_BLOCK_BYTES", 4000)  # many blocks
+    write_nwb(gen.path, out, raw=True)
+    assert list(pynwb.validate(path=str(out))) == []
+    blocking = _blocking_messages(out)
+    assert blocking == [], [(m.check_function_name, m.message) for m in blocking]
+    with pynwb.NWBHDF5IO(str(out), "r") as io:
+        f = io.read()
+        series = f.acquisition["probe00.ap"]
+        np.testing.assert_array_equal(series.data[:], ap)
+        assert series.conversion == pytest.approx(gain * 1e-6)
+        assert series.rate == pytest.approx(30000.0 * (1 + 2e-6))
+        assert series.starting_time == 0.25
+        electrodes = f.electrodes.to_dataframe()
+        rows = series.electrodes.data[:]
+        raw_ind = _npy(gen.path / "alf/probe00/pykilosort/channels.rawInd.npy")
+        for channel in range(10):
+            row = electrodes.iloc[rows[channel]]
+            assert row["group_name"] == "probe00"
+            if channel in raw_ind:  # matched to the sorted channel's row, regions included
+                assert row["channels.rawInd"] == channel
+                assert row["collection"] == "alf/probe00/pykilosort"
+            else:
+                assert row["location"] == "root"
+        np.testing.assert_array_equal(f.acquisition["probe00.ap-sync"].data[:], sync)
+        table = f.processing["alf"]["alf_datasets"].to_dataframe().set_index("rel_path")
+        rel = "raw_ephys_data/probe00/_spikeglx_ephysData_g0_t0.imec0.ap.bin"
+        assert table.loc[rel, "nwb_target"] == "acquisition/probe00.ap"
+        assert table.loc[rel, "md5"] == ""  # raw recordings are not hashed
+
+
+def test_raw_without_the_spikeglx_module(tmp_path, monkeypatch):
+    import sys
+
+    from neo_alf import AlfDependencyError
+
+    gen = make_session(tmp_path / "data", "tiny")
+    monkeypatch.setitem(sys.modules, "neo_alf.spikeglx", None)  # import fails
+    with pytest.raises(AlfDependencyError, match="spikeglx"):
+        write_nwb(gen.path, tmp_path / "x.nwb", raw=True)
+    assert not (tmp_path / "x.nwb").exists()
