@@ -221,6 +221,34 @@ def _table_columns(obj: AlfObject) -> dict[str, np.ndarray]:
     return out
 
 
+def object_columns(obj: AlfObject) -> dict[str, np.ndarray]:
+    """Every row attribute of a non-continuous object as ``name -> array``, checked for equal rows.
+
+    A parquet/csv attribute named ``table`` (``_ibl_trials.table.pqt``) is merged into the object,
+    as ONE-api's ``load_object`` does: its fields become attributes (``intervals_0``/``intervals_1``
+    paired into ``intervals``); an attribute stored in its own file wins over a table field of the
+    same name. Fields of other structured attributes are ``<attribute>.<field>``. Non-numeric,
+    non-text attributes (JSON objects) are left out.
+    """
+    n = obj.check_rows()
+    own: dict[str, np.ndarray] = {}
+    merged: dict[str, np.ndarray] = {}
+    for key, d in sorted(obj.row_datasets.items()):
+        data = d.load()
+        if not isinstance(data, np.ndarray) or data.shape[:1] != (n,):
+            continue
+        data = np.asarray(data)
+        if data.dtype.names:
+            target = merged if key == "table" else own
+            for field in data.dtype.names:
+                target[field if key == "table" else f"{key}.{field}"] = np.asarray(data[field])
+        elif data.dtype.kind in "biufUS" and data.ndim <= 2:
+            own[key] = data
+    if "intervals_0" in merged and "intervals_1" in merged and "intervals" not in own:
+        merged["intervals"] = np.c_[merged.pop("intervals_0"), merged.pop("intervals_1")]
+    return {**{k: v for k, v in merged.items() if k not in own}, **own}
+
+
 # ====================================================================================== spike order
 
 
@@ -548,16 +576,26 @@ class _Builder:
             if (obj.collection, obj.name) in used:
                 continue
             try:
-                if obj.kind == "intervals":
-                    as_trials = obj.name == "trials" and not trials_done
-                    self._intervals(obj, as_trials)
-                    trials_done = trials_done or as_trials
-                elif obj.kind == "events":
-                    self._events(obj)
-                elif obj.kind == "continuous":
+                if _is_raw_recording(obj):
+                    continue  # raw=True writes SpikeGLX recordings from their own reader
+                if obj.kind == "continuous":
                     self._continuous(obj)
+                    continue
+                if obj.kind == "table" and not any(
+                    k == "table" or k.endswith("_times") for k in obj.row_datasets
+                ):
+                    continue  # nothing with a time: not written (listed in the provenance table)
+                columns = object_columns(obj)
+                if "intervals" in columns:
+                    as_trials = obj.name == "trials" and not trials_done
+                    self._intervals(obj, columns, as_trials)
+                    trials_done = trials_done or as_trials
+                elif "times" in columns:
+                    self._events_table(obj, columns, "times", self._unique(obj))
                 else:
-                    self._loose_times(obj)
+                    for key in columns:
+                        if key.endswith("_times") and columns[key].ndim == 1:
+                            self._events_table(obj, columns, key, self._unique(obj, f".{key}"))
             except AlfError as err:
                 self._tolerate(err, f"object {obj.collection}/{obj.name}")
         if raw:
@@ -808,35 +846,18 @@ class _Builder:
 
     # --------------------------------------------------------------------------------- intervals
 
-    def _row_columns(self, obj: AlfObject, skip: set[str]) -> list[tuple[str, np.ndarray, Dataset]]:
-        n = obj.check_rows()
-        out = []
-        for key, d in sorted(obj.row_datasets.items()):
-            if key in skip:
-                continue
-            data = d.load()
-            if not isinstance(data, np.ndarray) or data.shape[:1] != (n,):
-                continue
-            data = np.asarray(data)
-            if data.dtype.names:
-                for name in data.dtype.names:
-                    out.append((f"{key}.{name}", np.asarray(data[name]), d))
-            elif data.dtype.kind in "biufUS":
-                out.append((key, data, d))
-        return out
-
-    def _intervals(self, obj: AlfObject, as_trials: bool) -> None:
+    def _intervals(self, obj: AlfObject, columns: dict[str, np.ndarray], as_trials: bool) -> None:
         from hdmf.common import ElementIdentifiers, VectorData
         from pynwb.epoch import TimeIntervals
 
-        intervals = np.asarray(obj["intervals"].load(), dtype=np.float64)
+        intervals = np.asarray(columns["intervals"], dtype=np.float64)
         if intervals.ndim != 2 or intervals.shape[1] != 2:
             raise AlfFormatError(
                 f"intervals have shape {intervals.shape}, not (n, 2)",
-                obj["intervals"].paths,
+                [p for d in obj.datasets.values() for p in d.paths],
                 rule="intervals have two columns: start, end",
             )
-        columns = [
+        vectors = [
             VectorData(
                 name="start_time", description="ALF intervals[:, 0] (session seconds)", data=intervals[:, 0]
             ),
@@ -844,14 +865,15 @@ class _Builder:
                 name="stop_time", description="ALF intervals[:, 1] (session seconds)", data=intervals[:, 1]
             ),
         ]
-        for key, data, _ in self._row_columns(obj, {"intervals"}):
-            columns.append(VectorData(name=key, description=f"ALF {obj.name}.{key}", data=data))
+        for key, data in columns.items():
+            if key != "intervals":
+                vectors.append(VectorData(name=key, description=f"ALF {obj.name}.{key}", data=data))
         name = "trials" if as_trials else self._unique(obj)
         table = TimeIntervals(
             name=name,
             description=f"ALF interval series {obj.collection}/{obj.name}".replace("//", "/"),
             id=ElementIdentifiers(name="id", data=np.arange(intervals.shape[0])),
-            columns=columns,
+            columns=vectors,
         )
         if as_trials:
             self.nwb.trials = table
@@ -863,41 +885,31 @@ class _Builder:
 
     # ------------------------------------------------------------------------------------ events
 
-    def _events(self, obj: AlfObject) -> None:
-        self._events_table(obj, "times", self._unique(obj))
-
-    def _events_table(self, obj: AlfObject, key: str, name: str) -> None:
+    def _events_table(self, obj: AlfObject, columns: dict[str, np.ndarray], key: str, name: str) -> None:
+        """One ``EventsTable``: ``timestamp`` from ``key``, every other column of the object beside it."""
         from hdmf.common import ElementIdentifiers, VectorData
         from pynwb.event import EventsTable, TimestampVectorData
 
-        times = np.asarray(obj[key].load(), dtype=np.float64).reshape(-1)
-        columns = [
+        times = np.asarray(columns[key], dtype=np.float64).reshape(-1)
+        vectors = [
             TimestampVectorData(
                 name="timestamp",
                 description=f"ALF {obj.name}.{key} (session seconds)",
                 data=self._io(times, min(times.size, 1 << 16)) if times.size > 1 << 16 else times,
             )
         ]
-        skip = {k for k in obj.datasets if k == key or k.endswith("intervals")}
-        for k, data, _ in self._row_columns(obj, skip):
-            columns.append(VectorData(name=k, description=f"ALF {obj.name}.{k}", data=data))
+        for k, data in columns.items():
+            if k != key:
+                vectors.append(VectorData(name=k, description=f"ALF {obj.name}.{k}", data=data))
         table = EventsTable(
             name=name,
             description=f"ALF event series {obj.collection}/{obj.name}.{key}".replace("//", "/"),
             source_description="ALF dataset",
             id=ElementIdentifiers(name="id", data=np.arange(times.size)),
-            columns=columns,
+            columns=vectors,
         )
         self.nwb.add_events_table(table)
-        self._record([obj[key]], f"events/{name}")
-        for _key, _, d in self._row_columns(obj, skip):
-            self._record([d], f"events/{name}")
-
-    def _loose_times(self, obj: AlfObject) -> None:
-        """A table-kind object with ``*_times`` attributes: an events table per time attribute."""
-        for key, d in sorted(obj.datasets.items()):
-            if d.is_universal_time and key.endswith("_times"):
-                self._events_table(obj, key, self._unique(obj, f".{key}"))
+        self._record(obj.datasets.values(), f"events/{name}")
 
     # -------------------------------------------------------------------------------- continuous
 
@@ -1137,6 +1149,21 @@ class _Builder:
 
 
 # ============================================================================================ helpers
+
+
+_SPIKEGLX = re.compile(r"(^|/)_spikeglx_|\.(ap|lf|nidq)\.(cbin|bin|ch|meta)$")
+
+
+def _is_raw_recording(obj: AlfObject) -> bool:
+    """Whether every file of an object belongs to a SpikeGLX recording (not an ALF object to write)."""
+    try:
+        from .spikeglx import is_spikeglx_file
+    except ImportError:
+
+        def is_spikeglx_file(rel: str) -> bool:
+            return bool(_SPIKEGLX.search(rel))
+
+    return all(is_spikeglx_file(rel) for d in obj.datasets.values() for rel in d.rel_paths)
 
 
 def _regular(timebase: Timebase) -> dict[str, float]:

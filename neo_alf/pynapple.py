@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .errors import AlfDependencyError, AlfError, AlfWarning
-from .nwb import _read_whole, _table_columns, unit_order
+from .nwb import _read_whole, _table_columns, object_columns, unit_order
 from .session import AlfObject, AlfSession
 from .timebase import timebase_from_timestamps
 
@@ -85,8 +85,13 @@ def to_pynapple(session: AlfSession | str | os.PathLike, *, strict: bool = False
         if (obj.collection, obj.name) in used:
             continue
         try:
-            if obj.kind == "intervals":
-                intervals, table = _interval_set(nap, obj)
+            if obj.kind == "continuous":
+                for key, value in _signals(nap, obj).items():
+                    out[names(obj, key)] = value
+                continue
+            columns = object_columns(obj)
+            if "intervals" in columns:
+                intervals, table = _interval_set(nap, columns)
                 out[names(obj)] = intervals
                 if table is not None:
                     out[names(obj, "table")] = table
@@ -98,14 +103,13 @@ def to_pynapple(session: AlfSession | str | os.PathLike, *, strict: bool = False
                         ),
                         stacklevel=2,
                     )
-            elif obj.kind == "continuous":
-                for key, value in _signals(nap, obj).items():
-                    out[names(obj, key)] = value
-            if obj.kind in ("events", "intervals", "table"):
-                for key, d in sorted(obj.datasets.items()):
-                    if not (d.is_universal_time and (key == "times" or key.endswith("_times"))):
-                        continue
-                    times = np.asarray(d.load(), dtype=np.float64).reshape(-1)
+            for key, values in columns.items():
+                if (
+                    (key == "times" or key.endswith("_times"))
+                    and values.ndim == 1
+                    and values.dtype.kind in "iuf"
+                ):
+                    times = np.asarray(values, dtype=np.float64)
                     name = names(obj) if key == "times" else names(obj, key)
                     out[name] = nap.Ts(t=np.sort(times[np.isfinite(times)]))
         except AlfError as err:
@@ -196,19 +200,11 @@ def _missing(values: np.ndarray) -> Any:
     return "" if np.asarray(values).dtype.kind in "US" else np.nan
 
 
-def _interval_set(nap, obj: AlfObject):
+def _interval_set(nap, columns: dict[str, np.ndarray]):
     """The intervals as an IntervalSet with their columns; when pynapple cannot keep the rows (they
     overlap or are out of order), the union, and the rows as a DataFrame."""
-    intervals = np.asarray(obj["intervals"].load(), dtype=np.float64)
-    n = intervals.shape[0]
-    columns = {}
-    for key, d in sorted(obj.row_datasets.items()):
-        if key == "intervals":
-            continue
-        data = d.load()
-        if isinstance(data, np.ndarray) and data.shape[:1] == (n,) and data.dtype.kind in "biufUS":
-            columns[key] = np.asarray(data)
-    metadata = _flat("", columns)
+    intervals = np.asarray(columns["intervals"], dtype=np.float64)
+    metadata = _flat("", {k: v for k, v in columns.items() if k != "intervals"})
     start, end = intervals[:, 0], intervals[:, 1]
     if np.all(start[1:] >= end[:-1]) and np.all(end >= start):
         return nap.IntervalSet(start=start, end=end, metadata=metadata), None

@@ -409,3 +409,43 @@ def test_raw_without_the_spikeglx_module(tmp_path, monkeypatch):
     with pytest.raises(AlfDependencyError, match="spikeglx"):
         write_nwb(gen.path, tmp_path / "x.nwb", raw=True)
     assert not (tmp_path / "x.nwb").exists()
+
+
+def _write_trials_table(session_path, rng):
+    """IBL's current layout: alf/task_00/_ibl_trials.table.pqt plus a few npy beside it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 7
+    start = np.sort(rng.uniform(0, 50, n)) + np.arange(n) * 10
+    columns = {
+        "intervals_0": start,
+        "intervals_1": start + 2.0,
+        "stimOn_times": start + 0.5,
+        "firstMovement_times": np.where(np.arange(n) % 3 == 0, np.nan, start + 0.7),
+        "choice": rng.choice([-1.0, 0.0, 1.0], n),
+        "contrastLeft": np.where(np.arange(n) % 2 == 0, np.nan, 0.25),
+    }
+    folder = session_path / "alf/task_00"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table(columns), folder / "_ibl_trials.table.pqt")
+    stim_off = start + 1.5
+    np.save(folder / "_ibl_trials.stimOff_times.npy", stim_off)
+    return {**columns, "stimOff_times": stim_off}
+
+
+def test_trials_table_parquet_is_merged(tmp_path):
+    gen = make_session(tmp_path / "data", "tiny")
+    truth = _write_trials_table(gen.path, np.random.default_rng(5))
+    out = tmp_path / "t.nwb"
+    write_nwb(gen.path, out)
+    assert _blocking_messages(out) == []
+    with pynwb.NWBHDF5IO(str(out), "r") as io:
+        f = io.read()
+        table = f.intervals["alf_task_00_trials"]
+        np.testing.assert_array_equal(table["start_time"][:], truth["intervals_0"])
+        np.testing.assert_array_equal(table["stop_time"][:], truth["intervals_1"])
+        for key in ("stimOn_times", "firstMovement_times", "choice", "contrastLeft", "stimOff_times"):
+            np.testing.assert_array_equal(table[key][:], truth[key])
+        assert "intervals_0" not in table.colnames
+        assert len(f.trials) == gen.truth["trials"]["n"]  # the first trials object (collection alf)

@@ -148,3 +148,18 @@ def test_single_unit_without_clusters(tmp_path):
     times = _npy(gen.path / "alf/probe00/pykilosort/spikes.times.npy")
     assert len(data["units"]) == 1
     np.testing.assert_array_equal(data["units"][0].t, times)
+
+
+def test_trials_table_parquet_is_merged(tmp_path):
+    from tests.test_nwb import _write_trials_table
+
+    gen = make_session(tmp_path, "tiny")
+    truth = _write_trials_table(gen.path, np.random.default_rng(5))
+    with pytest.warns(AlfWarning):
+        data = to_pynapple(gen.path)
+    trials = data["alf/task_00/trials"]
+    np.testing.assert_array_equal(trials.start, truth["intervals_0"])
+    np.testing.assert_array_equal(trials.metadata["stimOff_times"].to_numpy(), truth["stimOff_times"])
+    np.testing.assert_array_equal(data["alf/task_00/trials.stimOn_times"].t, truth["stimOn_times"])
+    first = truth["firstMovement_times"]
+    np.testing.assert_array_equal(data["alf/task_00/trials.firstMovement_times"].t, first[np.isfinite(first)])
