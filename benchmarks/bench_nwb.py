@@ -52,6 +52,9 @@ def _session(root: Path, quick: bool) -> Path:
 
 
 def run_child(session: Path, out: Path, compression: str | None) -> dict:
+    import pynwb  # imports are not the conversion's time
+    import pynwb.ecephys  # noqa: F401
+
     from neo_alf.nwb import _RegionNames, write_nwb
 
     _RegionNames()  # iblatlas' table: a one-time import cost, not the conversion's
