@@ -270,9 +270,10 @@ def test_small_pieces_cross_every_edge(tmp_path_factory, monkeypatch):
         np.testing.assert_array_equal(f.acquisition["lfp.raw"].data[:], raw.reshape(-1, lfp["n_channels"]))
 
 
-def test_unit_order_is_a_stable_sort(tmp_path):
+@pytest.mark.parametrize("n_units", [12, 70_000])  # 16-bit radix keys, and wider ones
+def test_unit_order_is_a_stable_sort(tmp_path, n_units):
     rng = np.random.default_rng(3)
-    clusters = rng.integers(0, 9, 1000).astype(np.uint32)
+    clusters = rng.integers(0, n_units - 3, 1000).astype(np.uint32)
     path = tmp_path / "spikes.clusters.npy"
     np.save(path, clusters)
     (tmp_path / "spikes.times.npy").write_bytes(b"")  # not read
@@ -281,12 +282,12 @@ def test_unit_order_is_a_stable_sort(tmp_path):
     for rows in (3, 1 << 20):
         nwb_module._ROWS, saved = rows, nwb_module._ROWS
         try:
-            order = unit_order(ds, clusters.size, 12)
+            order = unit_order(ds, clusters.size, n_units)
         finally:
             nwb_module._ROWS = saved
         np.testing.assert_array_equal(order.order, np.argsort(clusters, kind="stable"))
-        np.testing.assert_array_equal(order.counts, np.bincount(clusters, minlength=12))
-        np.testing.assert_array_equal(order.unit_ids, np.arange(12))
+        np.testing.assert_array_equal(order.counts, np.bincount(clusters, minlength=n_units))
+        np.testing.assert_array_equal(order.unit_ids, np.arange(n_units))
 
 
 def test_unit_order_refuses_indices_past_the_table(tmp_path):
