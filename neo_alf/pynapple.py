@@ -32,6 +32,7 @@ import numpy as np
 
 from .errors import AlfDependencyError, AlfError, AlfWarning
 from .nwb import _read_whole, _table_columns, object_columns, unit_order
+from .readers import column_names
 from .session import AlfObject, AlfSession
 from .timebase import timebase_from_timestamps
 
@@ -230,12 +231,16 @@ def _signals(nap, obj: AlfObject) -> dict[str, Any]:
         data = d.open()
         if np.dtype(getattr(data, "dtype", object)).kind not in "biuf":
             continue
+        kwargs: dict[str, Any] = {}
+        if data.ndim == 2:
+            labels = column_names(d.metadata, data.shape[1])
+            if all(labels) and len(set(labels)) == len(labels):
+                kwargs["columns"] = labels  # the metadata's column names (x, y...)
+        kind = nap.TsdFrame if data.ndim == 2 else nap.Tsd
         if isinstance(data, np.memmap) and timebase.is_regular:
             # pynapple reads a memory map where it is sliced (load_array=False)
-            value = (nap.TsdFrame if data.ndim == 2 else nap.Tsd)(t=times, d=data, load_array=False)
-        elif data.ndim == 2:
-            value = nap.TsdFrame(t=times, d=np.asarray(data))
+            value = kind(t=times, d=data, load_array=False, **kwargs)
         else:
-            value = nap.Tsd(t=times, d=np.asarray(data))
+            value = kind(t=times, d=np.asarray(data), **kwargs)
         out[key] = value
     return out

@@ -127,6 +127,8 @@ def test_events_wheel_and_signals(session):
     np.testing.assert_allclose(frame.t, lfp["t_start"] + np.arange(lfp["n_samples"]) / lfp["rate"], atol=1e-9)
     head = data["headTracking.xyPos"]
     assert head.shape == (gen.truth["head_tracking"]["n"], 2)
+    assert list(head.columns) == ["x", "y"]  # names from headTracking.xyPos.metadata.json
+    assert list(frame.columns) == [f"ch{i}" for i in range(lfp["n_channels"])]
 
 
 def test_overlapping_intervals_keep_their_rows(session):
