@@ -17,7 +17,7 @@ session folder ``lab/Subjects/subject/date/number``    ``NWBFile`` (identifier: 
                                                        ``electrodes`` (the cluster's channel)
 interval series (``trials``, ``wheelMoves``...)        ``TimeIntervals`` (``trials`` for the first
                                                        ``trials``), every attribute a column
-event series (``licks.times``, camera ``times``)       ``EventsTable`` (NWB 2.9+ core), every other
+event series (``licks.times``, camera ``times``)       ``EventsTable`` (NWB 2.10+ core), every other
                                                        attribute a column
 ``wheel``                                              ``SpatialSeries`` in ``processing/behavior``
 other continuous objects                               ``TimeSeries`` per numeric attribute, written in
