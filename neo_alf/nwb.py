@@ -626,8 +626,10 @@ class _Builder:
             if obj.name != "spikes" or "times" not in obj:
                 continue
             try:
-                n_spikes = obj.check_rows() or 0
+                n_spikes = obj["times"].rows or 0
                 clusters_ds = obj.datasets.get("clusters")
+                if clusters_ds is not None and clusters_ds.rows != n_spikes:
+                    obj.check_rows()  # raises, naming every attribute's rows
                 table = self.session.find_objects("clusters", obj.collection)
                 channels = self.session.find_objects("channels", obj.collection)
                 cl = _table_columns(table[0]) if table and clusters_ds is not None else {}
@@ -646,14 +648,17 @@ class _Builder:
             except AlfError as err:
                 self._tolerate(err, f"spikes of {obj.collection}")
                 continue
-            per_spike = {
-                k: d
-                for k, d in sorted(obj.row_datasets.items())
-                if k not in ("times", "clusters")
-                and d.shape is not None
-                and len(d.shape) == 1
-                and np.dtype(getattr(d.open(), "dtype", object)).kind in "biuf"
-            }
+            per_spike = {}
+            for k, d in sorted(obj.row_datasets.items()):
+                if k in ("times", "clusters"):
+                    continue
+                try:  # one bad per-spike attribute leaves out that attribute, not the units
+                    if d.rows != n_spikes:
+                        obj.check_rows()
+                    if len(d.shape) == 1 and np.dtype(getattr(d.open(), "dtype", object)).kind in "biuf":
+                        per_spike[k] = d
+                except AlfError as err:
+                    self._tolerate(err, f"spikes.{k} of {obj.collection}")
             probe = re.search(r"probe\d+", obj.collection)
             sources.append(
                 _SpikeSource(
@@ -853,10 +858,10 @@ class _Builder:
         self.nwb.units = units
         del offsets
         for s in sources:
-            obj = self.session.find_objects("spikes", s.collection)[0]
-            self._record(obj.datasets.values(), "units")
-            for name in ("clusters",):
-                for o in self.session.find_objects(name, s.collection):
+            written = [s.times, *([s.clusters] if s.clusters is not None else []), *s.per_spike.values()]
+            self._record(written, "units")
+            if s.cluster_table:
+                for o in self.session.find_objects("clusters", s.collection):
                     self._record(o.datasets.values(), "units")
 
     # --------------------------------------------------------------------------------- intervals

@@ -450,3 +450,23 @@ def test_trials_table_parquet_is_merged(tmp_path):
             np.testing.assert_array_equal(table[key][:], truth[key])
         assert "intervals_0" not in table.colnames
         assert len(f.trials) == gen.truth["trials"]["n"]  # the first trials object (collection alf)
+
+
+def test_a_broken_per_spike_attribute_leaves_the_units(tmp_path):
+    gen = make_session(tmp_path / "data", "one_probe")
+    folder = gen.path / "alf/probe00/pykilosort"
+    (folder / "spikes.amps.tsv").write_text("amps\n1.0\n")  # the same dataset in two file types
+    out = tmp_path / "out.nwb"
+    with pytest.warns(AlfWarning, match="spikes.amps"):
+        write_nwb(gen.path, out)
+    times, clusters = _npy(folder / "spikes.times.npy"), _npy(folder / "spikes.clusters.npy")
+    with pynwb.NWBHDF5IO(str(out), "r") as io:
+        units = io.read().units
+        assert "spikes.amps" not in units.colnames and "spikes.depths" in units.colnames
+        table = io.read().processing["alf"]["alf_datasets"].to_dataframe().set_index("rel_path")
+        assert table.loc["alf/probe00/pykilosort/spikes.amps.tsv", "nwb_target"] == ""  # not written
+        assert table.loc["alf/probe00/pykilosort/spikes.depths.npy", "nwb_target"] == "units"
+        for i, cid in enumerate(units["cluster_id"][:]):
+            np.testing.assert_array_equal(units["spike_times"][i], times[clusters == cid])
+    with pytest.raises(Exception, match="file types"):
+        write_nwb(gen.path, out, overwrite=True, strict=True)
