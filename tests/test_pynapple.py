@@ -165,3 +165,27 @@ def test_trials_table_parquet_is_merged(tmp_path):
     np.testing.assert_array_equal(data["alf/task_00/trials.stimOn_times"].t, truth["stimOn_times"])
     first = truth["firstMovement_times"]
     np.testing.assert_array_equal(data["alf/task_00/trials.firstMovement_times"].t, first[np.isfinite(first)])
+
+
+def test_pynapple_reads_the_nwb_file(tmp_path):
+    """pynapple users who get the NWB file instead: its own reader finds units, trials and the wheel."""
+    pytest.importorskip("pynwb")
+    import warnings
+
+    from neo_alf.nwb import write_nwb
+
+    gen = make_session(tmp_path / "data", "tiny")
+    out = write_nwb(gen.path, tmp_path / "s.nwb")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # dotted column names: key access only
+        f = nap.load_file(str(out))
+        units, trials, wheel = f["units"], f["trials"], f["wheel.position"]
+    info = units.metadata
+    for collection in COLLECTIONS:
+        times, clusters = _spikes(gen, collection)
+        for k in [k for k in units.keys() if info.loc[k, "collection"] == collection]:
+            np.testing.assert_array_equal(units[k].t, times[clusters == info.loc[k, "cluster_id"]])
+    intervals, stim_on = _trials(gen)
+    np.testing.assert_array_equal(trials.start, intervals[:, 0])
+    np.testing.assert_array_equal(trials.metadata["stimOn_times"].to_numpy(), stim_on)
+    np.testing.assert_array_equal(wheel.d, _npy(gen.path / "alf/_ibl_wheel.position.npy"))
