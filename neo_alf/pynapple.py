@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import AlfDependencyError, AlfError, AlfWarning
+from .errors import AlfDependencyError, AlfError, AlfRelationError, AlfWarning
 from .nwb import _read_whole, _table_columns, object_columns, unit_order
 from .readers import column_names
 from .session import AlfObject, AlfSession
@@ -141,13 +141,23 @@ def _units(nap, session: AlfSession, objects: list[AlfObject], strict: bool):
         if obj.name != "spikes" or "times" not in obj:
             continue
         try:
-            n_spikes = obj.check_rows() or 0
+            n_spikes = obj["times"].rows or 0  # other per-spike attributes are not read here
             clusters_ds = obj.datasets.get("clusters")
             table = session.find_objects("clusters", obj.collection) if clusters_ds is not None else []
             channels = session.find_objects("channels", obj.collection) if table else []
             cl = _table_columns(table[0]) if table else {}
             ch = _table_columns(channels[0]) if channels else {}
             link = cl.get("channels") if ch else None
+            if link is not None:
+                n_channels = len(next(iter(ch.values())))
+                if link.dtype.kind not in "iu" or (
+                    link.size and (link.min() < 0 or link.max() >= n_channels)
+                ):
+                    raise AlfRelationError(
+                        f"clusters.channels are not row indices of the {n_channels} channels",
+                        table[0]["channels"].paths,
+                        rule="clusters.channels holds 0-based row indices of channels.*",
+                    )
             order = unit_order(clusters_ds, n_spikes, table[0].check_rows() if table else None)
             times = _read_whole(obj["times"])
         except AlfError as err:
@@ -163,7 +173,7 @@ def _units(nap, session: AlfSession, objects: list[AlfObject], strict: bool):
             "probe": np.array([probe.group(0) if probe else obj.collection] * order.unit_ids.size),
         }
         columns.update(_flat("cluster_", {k: v[order.unit_ids] for k, v in cl.items()}))
-        if link is not None and link.dtype.kind in "iu":
+        if link is not None:
             columns.update(_flat("channel_", {k: v[link[order.unit_ids]] for k, v in ch.items()}))
         for u in range(order.unit_ids.size):
             rows = order.order[offsets[u] : offsets[u + 1]]

@@ -189,3 +189,16 @@ def test_pynapple_reads_the_nwb_file(tmp_path):
     np.testing.assert_array_equal(trials.start, intervals[:, 0])
     np.testing.assert_array_equal(trials.metadata["stimOn_times"].to_numpy(), stim_on)
     np.testing.assert_array_equal(wheel.d, _npy(gen.path / "alf/_ibl_wheel.position.npy"))
+
+
+def test_bad_cluster_channels_leave_the_collection_out(tmp_path):
+    gen = make_session(tmp_path, "one_probe")
+    folder = gen.path / "alf/probe00/pykilosort"
+    channels = _npy(folder / "clusters.channels.npy")
+    channels[0] = 10_000  # not a row of channels.*
+    np.save(folder / "clusters.channels.npy", channels)
+    with pytest.warns(AlfWarning, match="clusters.channels"):
+        data = to_pynapple(gen.path)
+    assert "units" not in data and "trials" in data
+    with pytest.raises(Exception, match=r"clusters\.channels"):
+        to_pynapple(gen.path, strict=True)
