@@ -74,6 +74,7 @@ def write_nwb(
     eid: str | None = None,
     session_start_time: datetime.datetime | None = None,
     subject: Mapping[str, Any] | None = None,
+    nwbfile_fields: Mapping[str, Any] | None = None,
     spike_resolution: float | None = None,
     compression: str | None = "gzip",
     md5: bool = True,
@@ -100,6 +101,9 @@ def write_nwb(
     subject : mapping, optional
         Fields of ``pynwb.file.Subject`` over the defaults (``subject_id`` from the folder,
         ``species="Mus musculus"``: IBL's subjects are mice; pass yours otherwise).
+    nwbfile_fields : mapping, optional
+        Fields of ``pynwb.NWBFile`` over the defaults (``experimenter``, ``institution``,
+        ``experiment_description``... which ALF folders do not hold).
     spike_resolution : float, optional
         ``units.resolution`` in seconds; default :data:`DEFAULT_SPIKE_RESOLUTION`.
     compression : str or None
@@ -136,6 +140,7 @@ def write_nwb(
         eid=eid,
         start=session_start_time,
         subject=dict(subject or {}),
+        fields=dict(nwbfile_fields or {}),
         resolution=spike_resolution or DEFAULT_SPIKE_RESOLUTION,
         compression=compression,
         md5=md5,
@@ -488,6 +493,7 @@ class _Builder:
     eid: str | None
     start: datetime.datetime | None
     subject: dict[str, Any]
+    fields: dict[str, Any]
     resolution: float
     compression: str | None
     md5: bool
@@ -552,20 +558,22 @@ class _Builder:
             else:
                 key = str(self.session.path)
             eid = str(uuid.uuid5(_EID_NAMESPACE, key))
-        nwb = NWBFile(
-            session_description=f"ALF session {rel}, converted by neo-alf {__version__}",
-            identifier=eid,
-            session_start_time=start,
-            session_id=eid,
-            lab=(parts.lab if parts and parts.lab else None),
-            source_script=f"neo-alf {__version__}: neo_alf.nwb.write_nwb",
-            keywords=["ALF", "ONE", "neo-alf"],
-            source_script_file_name="neo_alf/nwb.py",
-            notes=(
+        fields = {
+            "session_description": f"ALF session {rel}, converted by neo-alf {__version__}",
+            "identifier": eid,
+            "session_start_time": start,
+            "session_id": eid,
+            "lab": parts.lab if parts and parts.lab else None,
+            "source_script": f"neo-alf {__version__}: neo_alf.nwb.write_nwb",
+            "source_script_file_name": "neo_alf/nwb.py",
+            "keywords": ["ALF", "ONE", "neo-alf"],
+            "notes": (
                 "Times are ALF session seconds. Columns keep their ALF names (object.attribute); "
                 "processing/alf/alf_datasets lists every ALF file read, its revision and md5."
             ),
-        )
+        }
+        fields.update(self.fields)
+        nwb = NWBFile(**fields)
         nwb.subject = self._subject(parts)
         self.nwb = nwb
         objects = self.session.objects

@@ -76,6 +76,33 @@ def test_metadata(tiny_read):
     assert f.session_start_time.date().isoformat() == "2024-03-15"
 
 
+def test_metadata_from_the_caller(tmp_path):
+    from datetime import datetime, timezone
+
+    gen = make_session(tmp_path / "data", "only_spikes")
+    start = datetime(2024, 3, 15, 13, 5, tzinfo=timezone.utc)
+    out = write_nwb(
+        gen.path,
+        tmp_path / "m.nwb",
+        eid="0c5b8b2c-5f3e-4a0e-9d6c-1b2a3c4d5e6f",
+        session_start_time=start,
+        subject={"sex": "F", "age": "P90D", "species": "Mus musculus"},
+        nwbfile_fields={"experimenter": ["Doe, Jane"], "institution": "UCL"},
+        spike_resolution=1 / 25000,
+    )
+    with pynwb.NWBHDF5IO(str(out), "r") as io:
+        f = io.read()
+        assert f.identifier == "0c5b8b2c-5f3e-4a0e-9d6c-1b2a3c4d5e6f"
+        assert f.session_start_time == start
+        assert (f.subject.sex, f.subject.age) == ("F", "P90D")
+        assert f.experimenter == ("Doe, Jane",) and f.institution == "UCL"
+        assert f.units.resolution == pytest.approx(1 / 25000)
+    from nwbinspector import inspect_nwbfile
+
+    names = {m.check_function_name for m in inspect_nwbfile(nwbfile_path=str(out))}
+    assert "check_experimenter_exists" not in names and "check_institution" not in names
+
+
 def test_existing_file_needs_overwrite(tiny):
     gen, out = tiny
     size = out.stat().st_size
