@@ -988,7 +988,9 @@ class _Builder:
             elif timebase.is_regular:
                 timing = _regular(timebase)
             else:
-                stamps = _block_iterator(n, (), np.dtype(np.float64), timebase.times)
+                # per-sample times are read from the file by positioned reads; sync points interpolated
+                read = _rows_reader(ts_ds.open()) if timebase.per_sample is not None else timebase.times
+                stamps = _block_iterator(n, (), np.dtype(np.float64), read)
                 timing = {"timestamps": self._io(stamps, min(n, 1 << 17))}
             if is_wheel:
                 series = SpatialSeries(

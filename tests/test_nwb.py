@@ -497,3 +497,34 @@ def test_a_broken_per_spike_attribute_leaves_the_units(tmp_path):
             np.testing.assert_array_equal(units["spike_times"][i], times[clusters == cid])
     with pytest.raises(Exception, match="file types"):
         write_nwb(gen.path, out, overwrite=True, strict=True)
+
+
+def test_irregular_sync_clock_and_shared_timestamps(tmp_path):
+    """A continuous object on a piecewise-linear clock (3 sync points), two attributes: timestamps
+    interpolated exactly as ALF says, written once and shared."""
+    gen = make_session(tmp_path / "data", "only_spikes")
+    folder = gen.path / "alf"
+    folder.mkdir(exist_ok=True)
+    n = 1001
+    sync = np.array([[0.0, 2.0], [500.0, 2.5], [1000.0, 3.5]])  # 1 kHz, then 500 Hz
+    np.save(folder / "pupil.timestamps.npy", sync)
+    diameter = np.linspace(1, 2, n)
+    np.save(folder / "pupil.diameter.npy", diameter)
+    np.save(folder / "pupil.xy.npy", np.c_[diameter, -diameter])
+    out = write_nwb(gen.path, tmp_path / "p.nwb")
+    expected = np.interp(np.arange(n), sync[:, 0], sync[:, 1])
+    with pynwb.NWBHDF5IO(str(out), "r") as io:
+        behavior = io.read().processing["behavior"]
+        first, second = behavior["pupil.diameter"], behavior["pupil.xy"]
+        np.testing.assert_allclose(first.timestamps[:], expected, rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(first.data[:], diameter)
+        np.testing.assert_array_equal(second.data[:], np.c_[diameter, -diameter])
+        np.testing.assert_array_equal(second.timestamps[:], first.timestamps[:])
+    import h5py
+
+    with h5py.File(out, "r") as h5:
+        group = h5["processing/behavior"]
+        assert isinstance(group["pupil.diameter"].get("timestamps", getlink=True), h5py.HardLink)
+        # the second series links the first one's timestamps instead of a copy
+        assert group["pupil.xy/timestamps"] == group["pupil.diameter/timestamps"]
+    assert _blocking_messages(out) == []
