@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .errors import AlfDependencyError, AlfError, AlfRelationError, AlfWarning
-from .nwb import _read_whole, _table_columns, object_columns, unit_order
+from .export import object_columns, read_whole, table_columns, unit_order
 from .readers import column_names
 from .session import AlfObject, AlfSession
 from .timebase import timebase_from_timestamps
@@ -145,8 +145,8 @@ def _units(nap, session: AlfSession, objects: list[AlfObject], strict: bool):
             clusters_ds = obj.datasets.get("clusters")
             table = session.find_objects("clusters", obj.collection) if clusters_ds is not None else []
             channels = session.find_objects("channels", obj.collection) if table else []
-            cl = _table_columns(table[0]) if table else {}
-            ch = _table_columns(channels[0]) if channels else {}
+            cl = table_columns(table[0]) if table else {}
+            ch = table_columns(channels[0]) if channels else {}
             link = cl.get("channels") if ch else None
             if link is not None:
                 n_channels = len(next(iter(ch.values())))
@@ -159,7 +159,7 @@ def _units(nap, session: AlfSession, objects: list[AlfObject], strict: bool):
                         rule="clusters.channels holds 0-based row indices of channels.*",
                     )
             order = unit_order(clusters_ds, n_spikes, table[0].check_rows() if table else None)
-            times = _read_whole(obj["times"])
+            times = read_whole(obj["times"])
         except AlfError as err:
             if strict:
                 raise

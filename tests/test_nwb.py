@@ -12,9 +12,10 @@ import pytest
 pynwb = pytest.importorskip("pynwb")
 nwbinspector = pytest.importorskip("nwbinspector")
 
-from neo_alf import AlfSession, AlfWarning  # noqa: E402
+from neo_alf import AlfSession, AlfWarning, export  # noqa: E402
 from neo_alf import nwb as nwb_module  # noqa: E402
-from neo_alf.nwb import unit_order, write_nwb  # noqa: E402
+from neo_alf.export import unit_order  # noqa: E402
+from neo_alf.nwb import write_nwb  # noqa: E402
 from neo_alf.testing import make_session  # noqa: E402
 
 COLLECTIONS = ("alf/probe00/pykilosort", "alf/probe01/pykilosort")
@@ -282,7 +283,8 @@ def test_single_unit_without_spike_clusters(tmp_path_factory):
 
 def test_small_pieces_cross_every_edge(tmp_path_factory, monkeypatch):
     """Gathers and signal blocks much smaller than the data: the same file content."""
-    monkeypatch.setattr(nwb_module, "_ROWS", 7)
+    monkeypatch.setattr(nwb_module, "_ROWS", 7)  # gathered pieces
+    monkeypatch.setattr(export, "ROWS", 5)  # blocks read, passes of the sort
     monkeypatch.setattr(nwb_module, "_SIGNAL_BLOCK_BYTES", 100)
     gen, out = _write(tmp_path_factory, "tiny")
     folder = gen.path / "alf/probe01/pykilosort"
@@ -307,11 +309,11 @@ def test_unit_order_is_a_stable_sort(tmp_path, n_units):
     session = AlfSession(tmp_path)
     ds = session.dataset("spikes.clusters")
     for rows in (3, 1 << 20):
-        nwb_module._ROWS, saved = rows, nwb_module._ROWS
+        export.ROWS, saved = rows, export.ROWS
         try:
             order = unit_order(ds, clusters.size, n_units)
         finally:
-            nwb_module._ROWS = saved
+            export.ROWS = saved
         np.testing.assert_array_equal(order.order, np.argsort(clusters, kind="stable"))
         np.testing.assert_array_equal(order.counts, np.bincount(clusters, minlength=n_units))
         np.testing.assert_array_equal(order.unit_ids, np.arange(n_units))
