@@ -1,0 +1,280 @@
+"""Many sessions: apply one function to each, serially or on a Dask cluster (extra ``[dask]``).
+
+:func:`map_sessions` runs ``func`` once per session folder and returns the results in input
+order. Without a client it loops in this process; with a ``dask.distributed.Client`` each session
+is one task, so the same code runs on a laptop, a ``LocalCluster`` or a SLURM cluster
+(``dask-jobqueue``). What travels to a worker is the session's *path* (or a reader, which pickles
+by path and reopens there): never arrays.
+
+A session that fails does not stop the others: its place in the results holds a
+:class:`SessionError` (the session, the error's class and message). :func:`map_eids` does the same
+for experiment ids of a :class:`~neo_alf.one.OneAdapter` (the method ``OneAdapter.map``).
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import AlfNotFoundError
+from .rawio import AlfRawIO
+
+__all__ = ["SessionError", "is_error", "map_eids", "map_sessions"]
+
+Session = str | os.PathLike | AlfRawIO
+
+
+@dataclass(frozen=True)
+class SessionError:
+    """The result of a session whose function raised: the others complete.
+
+    Attributes
+    ----------
+    session : str
+        The session as given (path) or its eid (:func:`map_eids`).
+    path : str or None
+        The session folder (None when an eid did not resolve to one).
+    error : str
+        The exception's class name (``"AlfDimensionError"``).
+    message : str
+        The exception's message (it names the file and the ALF rule for neo-alf errors).
+    traceback : str
+        Where it was raised (on the worker), for debugging.
+    """
+
+    session: str
+    path: str | None
+    error: str
+    message: str
+    traceback: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The record without the traceback: for tables, JSON and parquet metadata."""
+        return {"session": self.session, "path": self.path, "error": self.error, "message": self.message}
+
+
+def is_error(result: Any) -> bool:
+    """True for the :class:`SessionError` records among :func:`map_sessions` results."""
+    return isinstance(result, SessionError)
+
+
+def map_sessions(
+    func: Callable[[Any], Any],
+    sessions: Iterable[Session],
+    *,
+    client: Any = None,
+    reader: bool = True,
+    reader_kwargs: dict[str, Any] | None = None,
+    labels: Sequence[str] | None = None,
+    progress: bool = True,
+) -> list[Any]:
+    """Apply ``func`` to each session, serially or on a Dask cluster; results in input order.
+
+    Parameters
+    ----------
+    func : callable
+        Called once per session with an :class:`~neo_alf.rawio.AlfRawIO` whose header is parsed
+        (``reader=True``), or with the session folder as a :class:`~pathlib.Path`
+        (``reader=False``: ``func`` opens what it needs). On a cluster it must pickle
+        (cloudpickle: lambdas and closures do) and so must what it returns.
+    sessions : iterable of path-like or AlfRawIO
+        Session folders, or readers (sent by path and constructor keywords, reopened there).
+    client : dask.distributed.Client, optional
+        One task per session on its cluster. None: a loop in this process, no Dask needed.
+    reader : bool
+        Pass readers (default) or paths to ``func``.
+    reader_kwargs : dict, optional
+        Keywords for :class:`~neo_alf.rawio.AlfRawIO` (``collections``, ``revision``...).
+    labels : sequence of str, optional
+        How error records name each session (default: its path); :func:`map_eids` passes eids.
+    progress : bool
+        A progress bar (tqdm, when installed) counting finished sessions.
+
+    Returns
+    -------
+    list
+        ``func``'s result per session, in the order given; a :class:`SessionError` where ``func``
+        (or opening the session, or moving its result back) raised. Test with :func:`is_error`.
+
+    Examples
+    --------
+    >>> def n_units(reader):
+    ...     return reader.spike_channels_count()
+    >>> counts = map_sessions(n_units, paths)                     # serial
+    >>> counts = map_sessions(n_units, paths, client=Client())    # the same, on Dask
+    """
+    sessions = list(sessions)
+    labels = [_describe(s) for s in sessions] if labels is None else [str(x) for x in labels]
+    if len(labels) != len(sessions):
+        raise ValueError(f"{len(labels)} labels for {len(sessions)} sessions")
+    kwargs = dict(reader_kwargs or {})
+    bar = _progress_bar(len(sessions), progress)
+    try:
+        if client is None:
+            results = []
+            for session, label in zip(sessions, labels, strict=True):
+                results.append(_call(func, session, reader, kwargs, label))
+                bar.update(1)
+            return results
+        return _on_cluster(client, func, sessions, labels, reader, kwargs, bar)
+    finally:
+        bar.close()
+
+
+def map_eids(
+    adapter: Any,
+    func: Callable[[Any], Any],
+    eids: Iterable[Any] | None = None,
+    *,
+    client: Any = None,
+    reader: bool = True,
+    reader_kwargs: dict[str, Any] | None = None,
+    progress: bool = True,
+    **search: Any,
+) -> list[Any]:
+    """:func:`map_sessions` over experiment ids of a :class:`~neo_alf.one.OneAdapter` (``OneAdapter.map``).
+
+    Parameters
+    ----------
+    adapter : OneAdapter
+        Resolves eids to session folders; with a ``base_url``, missing files are downloaded first
+        (here, before the tasks start: workers then read local files).
+    func : callable
+        As in :func:`map_sessions`: receives a parsed reader, or the folder (``reader=False``).
+    eids : iterable, optional
+        Eids (or anything ``adapter.to_eid`` accepts). Default: ``adapter.search(**search)``.
+    client, reader, reader_kwargs, progress
+        As in :func:`map_sessions`.
+    **search
+        Filters of :meth:`OneAdapter.search` (``subject=``, ``lab=``, ``datasets=``...), used when
+        ``eids`` is None.
+
+    Returns
+    -------
+    list
+        One result per eid, in order; a :class:`SessionError` (``session`` = the eid) where the
+        eid did not resolve, its download failed, or ``func`` raised.
+
+    Raises
+    ------
+    TypeError
+        Both ``eids`` and search filters given.
+    """
+    if eids is not None and search:
+        raise TypeError(f"give eids or search filters ({', '.join(sorted(search))}), not both")
+    eids = adapter.search(**search) if eids is None else list(eids)
+    results: list[Any] = [None] * len(eids)
+    todo: list[tuple[int, str, Path]] = []
+    for i, given in enumerate(eids):
+        try:
+            eid = adapter.to_eid(given)
+            if getattr(adapter, "base_url", None):
+                adapter.download(eid)
+            path = adapter.eid2path(eid)
+            if path is None:
+                raise AlfNotFoundError(f"session {eid} has no folder in the cache", adapter.cache_dir)
+        except Exception as err:
+            results[i] = _record(str(given), None, err)
+            continue
+        todo.append((i, eid, path))
+    mapped = map_sessions(
+        func,
+        [p for _, _, p in todo],
+        client=client,
+        reader=reader,
+        reader_kwargs=reader_kwargs,
+        labels=[e for _, e, _ in todo],
+        progress=progress,
+    )
+    for (i, _, _), result in zip(todo, mapped, strict=True):
+        results[i] = result
+    return results
+
+
+# ============================================================================================ tasks
+
+
+def _call(func: Callable, session: Session, reader: bool, kwargs: dict, label: str) -> Any:
+    """One session's task (in this process or on a worker): never raises, returns a record."""
+    path = _path_of(session)
+    try:
+        if reader:
+            if isinstance(session, AlfRawIO):
+                target = session
+            else:
+                target = AlfRawIO(path, **kwargs)
+            if not target.is_header_parsed:
+                target.parse_header()
+        else:
+            target = Path(path)
+        return func(target)
+    except Exception as err:
+        return _record(label, path, err)
+
+
+def _on_cluster(client, func, sessions, labels, reader, kwargs, bar) -> list[Any]:
+    from distributed import as_completed
+
+    # one func payload for every task: scattering it keeps large closures off the per-task messages
+    run = client.scatter(func, broadcast=False, hash=False) if _is_big(func) else func
+    batch = uuid.uuid4().hex[:8]
+    futures = [
+        client.submit(_call, run, s, reader, kwargs, label, key=f"neo-alf-session-{batch}-{i}", pure=False)
+        for i, (s, label) in enumerate(zip(sessions, labels, strict=True))
+    ]
+    position = {f.key: i for i, f in enumerate(futures)}
+    results: list[Any] = [None] * len(futures)
+    for future in as_completed(futures):
+        i = position[future.key]
+        try:
+            results[i] = future.result()
+        except Exception as err:  # the worker died, or the result did not pickle
+            results[i] = _record(labels[i], _path_of(sessions[i]), err)
+        future.release()
+        bar.update(1)
+    return results
+
+
+def _is_big(func: Callable) -> bool:
+    try:
+        import cloudpickle
+
+        return len(cloudpickle.dumps(func)) > 100_000
+    except Exception:
+        return False
+
+
+def _record(label: str, path: str | None, err: BaseException) -> SessionError:
+    text = str(err).splitlines()[0] if str(err) else ""
+    return SessionError(label, path, type(err).__name__, text, "".join(traceback.format_exception(err)))
+
+
+def _path_of(session: Session) -> str:
+    return session.dirname if isinstance(session, AlfRawIO) else os.fspath(session)
+
+
+def _describe(session: Session) -> str:
+    return _path_of(session)
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int, progress: bool):
+    if not progress:
+        return _NoBar()
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return _NoBar()
+    return tqdm(total=total, desc="sessions", unit="session")
