@@ -206,7 +206,9 @@ def test_readers_travel_to_workers(cache, client):
     results = map_sessions(spike_counts, readers, client=client, progress=False)
     assert results == [truth_counts(g) for g in sessions[:2]]
     # and through a plain submit: the worker's copy reads the same spikes
-    remote = client.submit(lambda r: r.get_spike_timestamps(spike_channel_index=1).copy(), readers[0]).result()
+    remote = client.submit(
+        lambda r: r.get_spike_timestamps(spike_channel_index=1).copy(), readers[0]
+    ).result()
     assert np.array_equal(remote, readers[0].get_spike_timestamps(spike_channel_index=1))
 
 
