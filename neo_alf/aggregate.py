@@ -25,10 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import AlfDependencyError, AlfRelationError, AlfWarning
+from .errors import AlfDependencyError, AlfDimensionError, AlfRelationError, AlfWarning
 from .parallel import is_error, map_eids, map_sessions
 from .session import AlfObject, AlfSession
-from .spikeindex import SpikeIndex
 
 __all__ = [
     "UNIT_COLUMNS",
@@ -96,13 +95,17 @@ def session_units(path: str | os.PathLike, revision: str | None = None):
 
     Units are as :class:`~neo_alf.rawio.AlfRawIO` gives them: per collection with ``spikes.times``,
     one per row of ``clusters.*`` (empty clusters included), else one per distinct
-    ``spikes.clusters`` id. ``firing_rate`` is ``spike_count`` over the span of the collection's
-    spikes (first to last spike, all units). ``label`` and the metrics columns come from
-    ``clusters.metrics`` (IBL's ``clusters.metrics.pqt``; ``label`` is the fraction of QC criteria
-    passed, 1 = good); the counts and rates computed here replace the metrics' own. ``channel``
-    is ``clusters.channels``; ``depth`` ``clusters.depths``; ``x, y, z`` and ``atlas_id`` the
-    unit's channel's ``channels.mlapdv`` and ``channels.brainLocationIds_ccf_2017`` (or the
-    clusters' own when present). Missing values are NaN (-1 for integer columns).
+    ``spikes.clusters`` id, else one unit (id 0) of all spikes. ``firing_rate`` is ``spike_count``
+    over the span of the collection's spikes (first to last spike, all units). ``label`` and the
+    metrics columns come from ``clusters.metrics`` (IBL's ``clusters.metrics.pqt``, rows matched by
+    its ``cluster_id``; ``label`` is the fraction of QC criteria passed, 1 = good); the counts and
+    rates computed here replace the metrics' own. ``channel`` is ``clusters.channels``; ``depth``
+    ``clusters.depths``; ``x, y, z`` and ``atlas_id`` the unit's channel's ``channels.mlapdv`` and
+    ``channels.brainLocationIds_ccf_2017`` (or the clusters' own ids when present). Missing values
+    are NaN, or ``<NA>`` in the integer columns ``channel`` and ``atlas_id``.
+
+    The spikes are read once, in chunks (memory: one chunk, whatever the probe's size); of the
+    other objects only the attributes above.
 
     Returns
     -------
@@ -111,36 +114,73 @@ def session_units(path: str | os.PathLike, revision: str | None = None):
     pd = _pandas()
     session = AlfSession(path, revision=revision)
     fields = _session_fields(session)
-    frames = []
-    for obj in session.objects:
-        if obj.name == "spikes" and "times" in obj:
-            frames.append(_collection_units(session, obj, pd))
+    frames = [
+        _collection_units(session, obj, pd)
+        for obj in session.objects
+        if obj.name == "spikes" and "times" in obj
+    ]
     if not frames:
-        table = pd.DataFrame({c: [] for c in UNIT_COLUMNS})
-    else:
-        table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    for i, (key, value) in enumerate(fields.items()):
-        table.insert(i, key, value)
-    return table
+        return pd.DataFrame({c: [] for c in UNIT_COLUMNS})
+    table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return pd.concat([pd.DataFrame(fields, index=table.index), table], axis=1)
+
+
+def _spike_counts(times_ds, clusters_ds, n_units: int | None) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(unit ids, spike counts, span of the times)`` in one chunked pass over the spikes."""
+    from .columns import Column, zip_chunks
+
+    times = Column(lambda: _whole(times_ds))
+    columns = [times] if clusters_ds is None else [times, Column(lambda: _whole(clusters_ds))]
+    if len(columns) == 2 and columns[1].size != times.size:
+        raise AlfDimensionError(
+            f"spikes.clusters has {columns[1].size} rows, spikes.times {times.size}",
+            (*times_ds.paths, *clusters_ds.paths),
+            rule="all attributes of an object have the same number of rows",
+        )
+    if len(columns) == 2 and columns[1].dtype.kind not in "iu":
+        raise AlfRelationError(
+            f"cluster indices are {columns[1].dtype}, not integers",
+            clusters_ds.paths,
+            rule="spikes.clusters holds 0-based row indices of clusters.*",
+        )
+    counts = np.zeros(n_units or 0, dtype=np.int64)
+    lo, hi = np.inf, -np.inf
+    for first, chunk in zip_chunks(*columns):
+        t = chunk[0]
+        if t.size:
+            lo, hi = min(lo, float(np.nanmin(t))), max(hi, float(np.nanmax(t)))
+        if clusters_ds is None:
+            continue
+        c = chunk[1]
+        if c.size and (c.min() < 0 or (n_units is not None and c.max() >= n_units)):
+            bad = int(np.flatnonzero((c < 0) | (c >= (n_units if n_units is not None else np.inf)))[0])
+            raise AlfRelationError(
+                f"row {first + bad}: cluster index {int(c[bad])}, but clusters.* has {n_units} rows",
+                clusters_ds.paths,
+                rule="spikes.clusters holds 0-based row indices of clusters.*",
+            )
+        part = np.bincount(c.astype(np.int64, copy=False), minlength=counts.size)
+        if part.size > counts.size:
+            part[: counts.size] += counts
+            counts = part
+        else:
+            counts += part
+    span = hi - lo if np.isfinite(lo) and np.isfinite(hi) else 0.0
+    if clusters_ds is None:
+        return np.zeros(1, dtype=np.int64), np.array([times.size], dtype=np.int64), span
+    if n_units is not None:
+        return np.arange(n_units, dtype=np.int64), counts, span
+    ids = np.flatnonzero(counts)
+    return ids.astype(np.int64), counts[ids], span
 
 
 def _collection_units(session: AlfSession, spikes: AlfObject, pd):
     collection = spikes.collection
-    spikes.check_rows()
-    times_ds, clusters_ds = spikes["times"], spikes.datasets.get("clusters")
+    clusters_ds = spikes.datasets.get("clusters")
     clusters = _first(session, "clusters", collection) if clusters_ds is not None else None
     n_units = clusters.check_rows() if clusters is not None else None
-    index = SpikeIndex(
-        lambda: _whole(times_ds),
-        None if clusters_ds is None else (lambda: _whole(clusters_ds)),
-        n_units=n_units,
-        times_paths=times_ds.paths,
-        clusters_paths=() if clusters_ds is None else clusters_ds.paths,
-    )
-    ids = np.asarray(index.unit_ids, dtype=np.int64)
+    ids, counts, span = _spike_counts(spikes["times"], clusters_ds, n_units)
     n = ids.size
-    span = (index.t_last - index.t_first) if index.t_first is not None else 0.0
-    counts = np.asarray(index.counts, dtype=np.int64)
     probe = re.search(r"probe\d+", collection)
     columns: dict[str, Any] = {
         "probe": probe.group(0) if probe else "",
@@ -150,8 +190,8 @@ def _collection_units(session: AlfSession, spikes: AlfObject, pd):
         "firing_rate": counts / span if span > 0 else np.full(n, np.nan),
         "label": np.full(n, np.nan),
     }
-    table = _rows(clusters) if clusters is not None else {}
-    metrics = _metrics(table, ids) if clusters is not None else {}
+    table = _rows(clusters, ("channels", "depths", "metrics", _REGION_IDS)) if clusters is not None else {}
+    metrics = _metrics(table, ids)
     if "label" in metrics:
         columns["label"] = metrics.pop("label")
     for key in ("cluster_id", "spike_count", "firing_rate"):
@@ -163,7 +203,7 @@ def _collection_units(session: AlfSession, spikes: AlfObject, pd):
     columns["channel"] = _nullable_int(unit_channel, pd)
     columns["depth"] = _take(table.get("depths"), ids, np.nan)
     channels = _first(session, "channels", collection)
-    ch = _rows(channels) if channels is not None and has_channel.any() else {}
+    ch = _rows(channels, ("mlapdv", _REGION_IDS)) if channels is not None and has_channel.any() else {}
     if ch:
         n_channels = channels.check_rows() or 0
         rows = channel_row[has_channel]
@@ -201,11 +241,13 @@ def _whole(d):
     return d.load() if d.is_multipart else d.open()
 
 
-def _rows(obj: AlfObject) -> dict[str, np.ndarray]:
-    """The small per-row attributes of a table object (clusters, channels), loaded."""
-    obj.check_rows()
+def _rows(obj: AlfObject, keys: Iterable[str]) -> dict[str, np.ndarray]:
+    """Some per-row attributes of a small table object (clusters, channels), loaded."""
     out = {}
-    for key, d in sorted(obj.row_datasets.items()):
+    for key in keys:
+        d = obj.datasets.get(key)
+        if d is None:
+            continue
         data = d.load()
         if isinstance(data, np.ndarray) and (data.dtype.names or data.dtype.kind in "biufUS"):
             out[key] = np.asarray(data)

@@ -118,7 +118,7 @@ def map_sessions(
         if client is None:
             results = []
             for session, label in zip(sessions, labels, strict=True):
-                results.append(_call(func, session, reader, kwargs, label))
+                results.append(_call(session, label, func, reader, kwargs))
                 bar.update(1)
             return results
         return _on_cluster(client, func, sessions, labels, reader, kwargs, bar)
@@ -199,7 +199,7 @@ def map_eids(
 # ============================================================================================ tasks
 
 
-def _call(func: Callable, session: Session, reader: bool, kwargs: dict, label: str) -> Any:
+def _call(session: Session, label: str, function: Callable, reader: bool, kwargs: dict) -> Any:
     """One session's task (in this process or on a worker): never raises, returns a record."""
     path = _path_of(session)
     try:
@@ -212,7 +212,7 @@ def _call(func: Callable, session: Session, reader: bool, kwargs: dict, label: s
                 target.parse_header()
         else:
             target = Path(path)
-        return func(target)
+        return function(target)
     except Exception as err:
         return _record(label, path, err)
 
@@ -223,21 +223,39 @@ def _on_cluster(client, func, sessions, labels, reader, kwargs, bar) -> list[Any
     # one func payload for every task: scattering it keeps large closures off the per-task messages
     run = client.scatter(func, broadcast=False, hash=False) if _is_big(func) else func
     batch = uuid.uuid4().hex[:8]
-    futures = [
-        client.submit(_call, run, s, reader, kwargs, label, key=f"neo-alf-session-{batch}-{i}", pure=False)
-        for i, (s, label) in enumerate(zip(sessions, labels, strict=True))
-    ]
-    position = {f.key: i for i, f in enumerate(futures)}
+    # client.map sends every task in one message (a submit per task costs a round trip each)
+    futures = client.map(
+        _call,
+        sessions,
+        labels,
+        function=run,
+        reader=reader,
+        kwargs=kwargs,
+        key=[f"neo-alf-session-{batch}-{i}" for i in range(len(sessions))],
+        pure=False,
+    )
+    for done in as_completed(futures).batches():
+        bar.update(len(done))
     results: list[Any] = [None] * len(futures)
-    for future in as_completed(futures):
-        i = position[future.key]
-        try:
-            results[i] = future.result()
-        except Exception as err:  # the worker died, or the result did not pickle
-            results[i] = _record(labels[i], _path_of(sessions[i]), err)
-        future.release()
-        bar.update(1)
+    finished = [i for i, f in enumerate(futures) if f.status == "finished"]
+    try:
+        values = client.gather([futures[i] for i in finished])
+    except Exception:  # a result that does not travel back: find which, one by one
+        values = [_gather_one(futures[i], labels[i], sessions[i]) for i in finished]
+    for i, value in zip(finished, values, strict=True):
+        results[i] = value
+    for i, future in enumerate(futures):
+        if future.status != "finished":  # the worker died (KilledWorker), the task did not pickle...
+            results[i] = _record(labels[i], _path_of(sessions[i]), future.exception())
+    client.cancel(futures)
     return results
+
+
+def _gather_one(future, label: str, session: Session) -> Any:
+    try:
+        return future.result()
+    except Exception as err:
+        return _record(label, _path_of(session), err)
 
 
 def _is_big(func: Callable) -> bool:

@@ -1,0 +1,221 @@
+"""Benchmark: the units table of many sessions, serially and on a 2-process Dask LocalCluster.
+
+Generates (once) ``--sessions`` sessions of one probe each (``--spikes`` spikes, 400 clusters, 384
+channels, IBL layout) under ``--root`` in a ONE-like cache folder, then for each count in
+``--counts`` (default 50, 100, 200) times :func:`neo_alf.aggregate.units_table` over the first
+``count`` sessions:
+
+- serially, in this process;
+- on ``LocalCluster(n_workers=2, processes=True, threads_per_worker=1)`` (started once, warmed up).
+
+Runs are interleaved (serial, dask, serial, dask...) ``--repeats`` times; medians are reported.
+Per-worker peak memory is each worker's ``VmHWM``, reset before each run (``/proc/self/clear_refs``).
+Targets: dask >= 1.6x faster than serial at the largest count; cost per session within +-20% of
+the largest count's at every count; per-worker peak memory within +-20% across counts.
+
+    python benchmarks/bench_many.py [--sessions 200] [--spikes 100000] [--repeats 3] [--rst] [--clean]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+
+def generate(root: Path, n_sessions: int, n_spikes: int) -> list[Path]:
+    """``n_sessions`` one-probe sessions (10 per subject), generated once per parameter set."""
+    from neo_alf.testing import make_session
+
+    marker = root / "bench_many.json"
+    params = {"sessions": n_sessions, "spikes": n_spikes, "version": 1}
+    if marker.exists() and json.loads(marker.read_text()).get("params") == params:
+        return [Path(p) for p in json.loads(marker.read_text())["paths"]]
+    if root.exists():
+        shutil.rmtree(root)
+    t0 = time.perf_counter()
+    paths = []
+    for i in range(n_sessions):
+        g = make_session(
+            root,
+            subject=f"BENCH_{i // 10:03d}",
+            date=f"2024-{1 + (i % 10) // 5:02d}-{10 + i % 5:02d}",
+            number=1,
+            seed=1000 + i,
+            duration=3600.0,
+            n_probes=1,
+            n_clusters=400,
+            n_empty_clusters=5,
+            n_spikes=n_spikes,
+            n_channels=384,
+            behaviour=False,
+            lfp_rate=0.0,
+            revision=False,
+        )
+        paths.append(g.path)
+    marker.write_text(json.dumps({"params": params, "paths": [str(p) for p in paths]}))
+    print(f"generated {n_sessions} sessions in {time.perf_counter() - t0:.1f} s", flush=True)
+    return paths
+
+
+def folder_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def _reset_peak() -> int:
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")  # resets VmHWM to the current resident set
+    return _rss()[0]
+
+
+def _rss() -> tuple[int, int]:
+    """(VmRSS, VmHWM) of this process, KiB."""
+    status = Path("/proc/self/status").read_text()
+    return (
+        int(re.search(r"VmRSS:\s+(\d+)", status).group(1)),
+        int(re.search(r"VmHWM:\s+(\d+)", status).group(1)),
+    )
+
+
+def warm(paths: list[Path]) -> None:
+    """Read every file once, so that runs read from the page cache (as a second pass on a cluster)."""
+    for p in paths:
+        for f in p.rglob("*"):
+            if f.is_file():
+                f.read_bytes()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--root", type=Path, default=HERE / "_data" / "many")
+    parser.add_argument("--sessions", type=int, default=200)
+    parser.add_argument("--spikes", type=int, default=100_000)
+    parser.add_argument("--counts", type=int, nargs="+", default=None)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rst", action="store_true", help="also print the table as reStructuredText")
+    parser.add_argument("--clean", action="store_true", help="delete the generated sessions afterwards")
+    args = parser.parse_args(argv)
+    counts = args.counts or [args.sessions // 4, args.sessions // 2, args.sessions]
+
+    import distributed
+
+    from neo_alf.aggregate import units_table
+
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE.parent), os.environ.get("PYTHONPATH")]))
+    paths = generate(args.root, args.sessions, args.spikes)
+    size = statistics.mean(folder_bytes(p) for p in paths[:10])
+    print(f"{len(paths)} sessions, {args.spikes} spikes each, {size / 2**20:.2f} MiB per session", flush=True)
+    warm(paths)
+    warnings.simplefilter("ignore")
+
+    cluster = distributed.LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None, memory_limit="4GiB"
+    )
+    client = distributed.Client(cluster)
+    try:
+        units_table(paths[:4], client=client)  # imports and first calls on the workers
+        units_table(paths[:4])
+        results: dict[int, dict[str, list]] = {
+            c: {"serial": [], "dask": [], "peak": [], "base": []} for c in counts
+        }
+        for repeat in range(args.repeats):
+            for count in counts:
+                t0 = time.perf_counter()
+                serial = units_table(paths[:count])
+                results[count]["serial"].append(time.perf_counter() - t0)
+                base = client.run(_reset_peak)
+                t0 = time.perf_counter()
+                on_dask = units_table(paths[:count], client=client)
+                results[count]["dask"].append(time.perf_counter() - t0)
+                peaks = client.run(_rss)
+                results[count]["peak"].append(max(v[1] for v in peaks.values()) / 1024)
+                results[count]["base"].append(max(base.values()) / 1024)
+                assert serial.equals(on_dask), "dask and serial tables differ"
+                print(
+                    f"run {repeat + 1} count {count:4d}: serial {results[count]['serial'][-1]:7.3f} s, "
+                    f"dask {results[count]['dask'][-1]:7.3f} s, worker peak {results[count]['peak'][-1]:6.1f} MiB, "
+                    f"units {len(serial)}",
+                    flush=True,
+                )
+    finally:
+        client.close()
+        cluster.close()
+
+    rows = []
+    for count in counts:
+        r = results[count]
+        serial, dask = statistics.median(r["serial"]), statistics.median(r["dask"])
+        rows.append(
+            {
+                "count": count,
+                "serial": serial,
+                "dask": dask,
+                "speedup": serial / dask,
+                "serial_ms": 1000 * serial / count,
+                "dask_ms": 1000 * dask / count,
+                "peak": statistics.median(r["peak"]),
+                "base": statistics.median(r["base"]),
+            }
+        )
+    print()
+    header = f"{'sessions':>8} {'serial s':>9} {'dask s':>8} {'x':>6} {'serial ms/s':>12} {'dask ms/s':>10} {'peak MiB':>9}"
+    print(header)
+    for row in rows:
+        print(
+            f"{row['count']:8d} {row['serial']:9.3f} {row['dask']:8.3f} {row['speedup']:6.2f} "
+            f"{row['serial_ms']:12.2f} {row['dask_ms']:10.2f} {row['peak']:9.1f}"
+        )
+    last = rows[-1]
+    checks = {
+        f"dask >= 1.6x serial at {last['count']} sessions ({last['speedup']:.2f}x)": last["speedup"] >= 1.6,
+        "per-session cost within +-20% of the largest count's (serial and dask)": all(
+            abs(r[k] / last[k] - 1) <= 0.2 for r in rows for k in ("serial_ms", "dask_ms")
+        ),
+        "per-worker peak memory within +-20% across counts": max(r["peak"] for r in rows)
+        <= 1.2 * min(r["peak"] for r in rows),
+    }
+    for label, ok in checks.items():
+        print(f"{'PASS' if ok else 'FAIL'}  {label}")
+    if args.rst:
+        print()
+        print(".. list-table::\n   :header-rows: 1\n")
+        cells = [
+            "sessions",
+            "serial (s)",
+            "Dask, 2 processes (s)",
+            "speed-up",
+            "serial ms / session",
+            "Dask ms / session",
+            "peak RSS per worker (MiB)",
+        ]
+        print("   * - " + "\n     - ".join(cells))
+        for row in rows:
+            values = [
+                str(row["count"]),
+                f"{row['serial']:.2f}",
+                f"{row['dask']:.2f}",
+                f"{row['speedup']:.2f}",
+                f"{row['serial_ms']:.1f}",
+                f"{row['dask_ms']:.1f}",
+                f"{row['peak']:.0f}",
+            ]
+            print("   * - " + "\n     - ".join(values))
+    if args.clean:
+        shutil.rmtree(args.root)
+    return 0 if all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
