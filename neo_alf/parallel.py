@@ -13,6 +13,7 @@ for experiment ids of a :class:`~neo_alf.one.OneAdapter` (the method ``OneAdapte
 
 from __future__ import annotations
 
+import operator
 import os
 import traceback
 import uuid
@@ -72,6 +73,7 @@ def map_sessions(
     reader_kwargs: dict[str, Any] | None = None,
     labels: Sequence[str] | None = None,
     progress: bool = True,
+    batch_size: int | None = None,
 ) -> list[Any]:
     """Apply ``func`` to each session, serially or on a Dask cluster; results in input order.
 
@@ -94,6 +96,10 @@ def map_sessions(
         How error records name each session (default: its path); :func:`map_eids` passes eids.
     progress : bool
         A progress bar (tqdm, when installed) counting finished sessions.
+    batch_size : int, optional
+        Sessions per Dask task. A task costs the scheduler a few milliseconds: sessions that take
+        tens of milliseconds (a units table) run faster a few per task. Default: about eight tasks
+        per worker, at most 16 sessions each (1 on a large cluster).
 
     Returns
     -------
@@ -121,7 +127,7 @@ def map_sessions(
                 results.append(_call(session, label, func, reader, kwargs))
                 bar.update(1)
             return results
-        return _on_cluster(client, func, sessions, labels, reader, kwargs, bar)
+        return _on_cluster(client, func, sessions, labels, reader, kwargs, bar, batch_size)
     finally:
         bar.close()
 
@@ -217,45 +223,64 @@ def _call(session: Session, label: str, function: Callable, reader: bool, kwargs
         return _record(label, path, err)
 
 
-def _on_cluster(client, func, sessions, labels, reader, kwargs, bar) -> list[Any]:
+def _on_cluster(client, func, sessions, labels, reader, kwargs, bar, batch_size) -> list[Any]:
     from distributed import as_completed
 
+    if batch_size is None:
+        n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+        batch_size = max(1, min(16, len(sessions) // (8 * n_workers)))
+    batches = [
+        list(zip(sessions[i : i + batch_size], labels[i : i + batch_size], strict=True))
+        for i in range(0, len(sessions), batch_size)
+    ]
     # one func payload for every task: scattering it keeps large closures off the per-task messages
     run = client.scatter(func, broadcast=False, hash=False) if _is_big(func) else func
-    batch = uuid.uuid4().hex[:8]
+    tag = uuid.uuid4().hex[:8]
     # client.map sends every task in one message (a submit per task costs a round trip each)
     futures = client.map(
-        _call,
-        sessions,
-        labels,
+        _call_batch,
+        batches,
         function=run,
         reader=reader,
         kwargs=kwargs,
-        key=[f"neo-alf-session-{batch}-{i}" for i in range(len(sessions))],
+        key=[f"neo-alf-sessions-{tag}-{i}" for i in range(len(batches))],
         pure=False,
     )
+    position = {f.key: i for i, f in enumerate(futures)}
     for done in as_completed(futures).batches():
-        bar.update(len(done))
-    results: list[Any] = [None] * len(futures)
-    finished = [i for i, f in enumerate(futures) if f.status == "finished"]
+        bar.update(sum(len(batches[position[f.key]]) for f in done))
     try:
-        values = client.gather([futures[i] for i in finished])
-    except Exception:  # a result that does not travel back: find which, one by one
-        values = [_gather_one(futures[i], labels[i], sessions[i]) for i in finished]
-    for i, value in zip(finished, values, strict=True):
-        results[i] = value
-    for i, future in enumerate(futures):
-        if future.status != "finished":  # the worker died (KilledWorker), the task did not pickle...
-            results[i] = _record(labels[i], _path_of(sessions[i]), future.exception())
+        # waits, too, for results lost with a dead worker (recomputed elsewhere)
+        results = client.gather(futures)
+    except Exception:
+        results = [_batch_result(client, f, b) for f, b in zip(futures, batches, strict=True)]
     client.cancel(futures)
-    return results
+    return [r for batch in results for r in batch]
 
 
-def _gather_one(future, label: str, session: Session) -> Any:
+def _batch_result(client, future, batch: list) -> list[Any]:
+    """One batch, after a failed gather: its results, or a record for each session that failed."""
     try:
         return future.result()
     except Exception as err:
-        return _record(label, _path_of(session), err)
+        if future.status == "error":  # the task itself failed: KilledWorker, unpicklable arguments...
+            return [_record(label, _path_of(s), err) for s, label in batch]
+    return _gather_one(client, future, batch)
+
+
+def _call_batch(items: list, function: Callable, reader: bool, kwargs: dict) -> list[Any]:
+    return [_call(session, label, function, reader, kwargs) for session, label in items]
+
+
+def _gather_one(client, future, batch: list) -> list[Any]:
+    """A batch whose results did not all travel back: each result alone, a record for those that fail."""
+    out = []
+    for j, (session, label) in enumerate(batch):
+        try:
+            out.append(client.submit(operator.getitem, future, j, pure=False).result())
+        except Exception as err:
+            out.append(_record(label, _path_of(session), err))
+    return out
 
 
 def _is_big(func: Callable) -> bool:

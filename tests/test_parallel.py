@@ -144,6 +144,22 @@ def test_a_result_that_cannot_travel_back_is_an_error_record(cache, client):
     assert results[0].path == str(sessions[0].path)
 
 
+@pytest.mark.parametrize("batch_size", [1, 2, 3])
+def test_batches_of_sessions_per_task_keep_order_and_isolate_failures(cache, client, batch_size):
+    _, sessions = cache
+    paths = [g.path for g in sessions]
+
+    def lock_for_third(path: Path):
+        return threading.Lock() if path == paths[2] else path.as_posix()
+
+    results = map_sessions(
+        lock_for_third, paths, client=client, reader=False, progress=False, batch_size=batch_size
+    )
+    assert [is_error(r) for r in results] == [False, False, True, False]
+    assert [results[i] for i in (0, 1, 3)] == [paths[i].as_posix() for i in (0, 1, 3)]
+    assert results[2].path == str(paths[2])
+
+
 def test_paths_are_given_when_reader_is_false(cache):
     _, sessions = cache
     results = map_sessions(lambda p: (type(p).__name__, p.name), [sessions[0].path], reader=False)
@@ -236,3 +252,19 @@ def test_map_eids_records_an_unknown_eid_and_runs_the_others(cache):
     assert results[1] == truth_counts(sessions[2])
     with pytest.raises(TypeError, match="not both"):
         map_eids(adapter, spike_counts, [good], subject="KS023")
+
+
+def test_a_worker_that_dies_gives_error_records_and_the_rest_complete(cache, client):
+    # last in the module: the nanny restarts the worker, the cluster stays usable; Dask retries a
+    # task whose worker died (3 times by default), so the others survive their worker's deaths
+    _, sessions = cache
+    paths = [g.path for g in sessions]
+
+    def dies_on_second(path: Path) -> str:
+        if path == paths[1]:
+            os._exit(1)
+        return path.name
+
+    results = map_sessions(dies_on_second, paths, client=client, reader=False, progress=False, batch_size=1)
+    assert is_error(results[1]) and results[1].error == "KilledWorker"
+    assert [results[i] for i in (0, 2, 3)] == [paths[i].name for i in (0, 2, 3)]
