@@ -95,6 +95,63 @@ def warm(paths: list[Path]) -> None:
                 f.read_bytes()
 
 
+def probe_hour(root: Path) -> None:
+    """Time ``session_units`` on one probe-hour (15 M spikes), in a fresh process: time, peak RSS."""
+    import subprocess
+
+    from neo_alf.testing import make_session
+
+    if not (root / "done").exists():
+        if root.exists():
+            shutil.rmtree(root)
+        t0 = time.perf_counter()
+        g = make_session(
+            root,
+            subject="HOUR_01",
+            duration=3600.0,
+            n_probes=1,
+            n_clusters=800,
+            n_empty_clusters=10,
+            n_spikes=15_000_000,
+            n_channels=384,
+            behaviour=False,
+            lfp_rate=0.0,
+            revision=False,
+            seed=7,
+        )
+        (root / "done").write_text(str(g.path))
+        print(f"generated a probe-hour session in {time.perf_counter() - t0:.1f} s", flush=True)
+    path = Path((root / "done").read_text())
+    warm([path])
+    code = "\n".join(
+        [
+            "import re, sys, time",
+            "sys.path.insert(0, sys.argv[1])",
+            "from neo_alf.aggregate import session_units",
+            "t = time.perf_counter(); u = session_units(sys.argv[2]); t = time.perf_counter() - t",
+            "hwm = int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))",
+            "print(t, hwm / 1024, len(u))",
+        ]
+    )
+    runs = []
+    for _ in range(3):
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(HERE.parent), str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        runs.append(out.stdout.split())
+    times = sorted(float(r[0]) for r in runs)
+    size = folder_bytes(path)
+    print(
+        f"probe-hour session ({size / 2**20:.0f} MiB, 15 M spikes): session_units median {times[1]:.3f} s "
+        f"(runs {', '.join(f'{t:.3f}' for t in times)}), "
+        f"process peak RSS {float(runs[0][1]):.0f} MiB, {runs[0][2]} units",
+        flush=True,
+    )
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -106,12 +163,20 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rst", action="store_true", help="also print the table as reStructuredText")
     parser.add_argument("--clean", action="store_true", help="delete the generated sessions afterwards")
+    parser.add_argument(
+        "--probe-hour",
+        action="store_true",
+        help="also time one real-sized session (15 M spikes, 800 clusters, 384 channels) in a subprocess",
+    )
     args = parser.parse_args(argv)
     counts = args.counts or [args.sessions // 4, args.sessions // 2, args.sessions]
 
     import distributed
 
     from neo_alf.aggregate import units_table
+
+    if args.probe_hour:
+        probe_hour(args.root.parent / "probe_hour")
 
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE.parent), os.environ.get("PYTHONPATH")]))
     paths = generate(args.root, args.sessions, args.spikes)
@@ -130,6 +195,7 @@ def main(argv=None) -> int:
         results: dict[int, dict[str, list]] = {
             c: {"serial": [], "dask": [], "peak": [], "base": []} for c in counts
         }
+        loads: list[float] = []
         for repeat in range(args.repeats):
             for count in counts:
                 t0 = time.perf_counter()
@@ -143,9 +209,11 @@ def main(argv=None) -> int:
                 results[count]["peak"].append(max(v[1] for v in peaks.values()) / 1024)
                 results[count]["base"].append(max(base.values()) / 1024)
                 assert serial.equals(on_dask), "dask and serial tables differ"
+                loads.append(os.getloadavg()[0])
                 print(
                     f"run {repeat + 1} count {count:4d}: serial {results[count]['serial'][-1]:7.3f} s, "
-                    f"dask {results[count]['dask'][-1]:7.3f} s, worker peak {results[count]['peak'][-1]:6.1f} MiB, "
+                    f"dask {results[count]['dask'][-1]:7.3f} s, "
+                    f"worker peak {results[count]['peak'][-1]:6.1f} MiB, "
                     f"units {len(serial)}",
                     flush=True,
                 )
@@ -170,8 +238,10 @@ def main(argv=None) -> int:
             }
         )
     print()
-    header = f"{'sessions':>8} {'serial s':>9} {'dask s':>8} {'x':>6} {'serial ms/s':>12} {'dask ms/s':>10} {'peak MiB':>9}"
-    print(header)
+    print(
+        f"{'sessions':>8} {'serial s':>9} {'dask s':>8} {'x':>6} {'serial ms/s':>12} "
+        f"{'dask ms/s':>10} {'peak MiB':>9}"
+    )
     for row in rows:
         print(
             f"{row['count']:8d} {row['serial']:9.3f} {row['dask']:8.3f} {row['speedup']:6.2f} "
@@ -188,6 +258,10 @@ def main(argv=None) -> int:
     }
     for label, ok in checks.items():
         print(f"{'PASS' if ok else 'FAIL'}  {label}")
+    print(
+        f"1-minute load average during the runs: {min(loads):.1f} to {max(loads):.1f} "
+        f"on {os.cpu_count()} cores (other jobs share this machine)"
+    )
     if args.rst:
         print()
         print(".. list-table::\n   :header-rows: 1\n")
