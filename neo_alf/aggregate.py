@@ -30,12 +30,15 @@ from .parallel import is_error, map_eids, map_sessions
 from .session import AlfObject, AlfSession
 
 __all__ = [
+    "TRIAL_COLUMNS",
     "UNIT_COLUMNS",
     "add_aggregate_parser",
     "aggregate_command",
     "session_trials",
     "session_units",
+    "trials_columns",
     "trials_table",
+    "units_columns",
     "units_table",
 ]
 
@@ -57,6 +60,9 @@ UNIT_COLUMNS = [
 ]
 """list: the units table's fixed columns, in order; QC metrics columns follow ``label``, and
 ``acronym``, ``name`` follow ``atlas_id`` when iblatlas is installed."""
+
+TRIAL_COLUMNS = [*SESSION_COLUMNS, "collection", "trial"]
+"""list: the trials table's first columns; every trials attribute follows."""
 
 _REGION_IDS = "brainLocationIds_ccf_2017"
 
@@ -111,18 +117,72 @@ def session_units(path: str | os.PathLike, revision: str | None = None):
     -------
     pandas.DataFrame
     """
-    pd = _pandas()
+    return _frame([units_columns(path, revision)], UNIT_COLUMNS)
+
+
+def units_columns(path: str | os.PathLike, revision: str | None = None) -> dict[str, np.ndarray]:
+    """:func:`session_units` as NumPy columns (what a Dask task returns: it pickles as raw bytes,
+    where a DataFrame of text columns costs the client milliseconds to unpickle)."""
     session = AlfSession(path, revision=revision)
-    fields = _session_fields(session)
-    frames = [
-        _collection_units(session, obj, pd)
-        for obj in session.objects
-        if obj.name == "spikes" and "times" in obj
+    parts = [
+        _collection_units(session, obj) for obj in session.objects if obj.name == "spikes" and "times" in obj
     ]
-    if not frames:
-        return pd.DataFrame({c: [] for c in UNIT_COLUMNS})
-    table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    return pd.concat([pd.DataFrame(fields, index=table.index), table], axis=1)
+    return _with_fields(_session_fields(session), _join(parts))
+
+
+def _with_fields(fields: dict[str, Any], columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    n = next((v.shape[0] for v in columns.values()), 0)
+    out = {k: np.full(n, v) for k, v in fields.items()}
+    out.update(columns)
+    return out
+
+
+def _join(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Columns of several row groups, one after the other; a column a group lacks is NaN (``""``)."""
+    if len(parts) == 1:
+        return parts[0]
+    order: list[str] = []
+    for part in parts:  # every column, each after the one it follows in its group
+        previous = None
+        for key in part:
+            if key not in order:
+                order.insert(order.index(previous) + 1 if previous is not None else len(order), key)
+            previous = key
+    out = {}
+    for key in order:
+        present = [p[key] for p in parts if key in p]
+        text = any(a.dtype.kind in "UO" for a in present)
+        out[key] = np.concatenate(
+            [
+                p[key]
+                if key in p
+                else np.full(_length(p), "" if text else np.nan, dtype=object if text else float)
+                for p in parts
+            ]
+        )
+        if text:
+            out[key] = out[key].astype(str)
+    return out
+
+
+def _length(columns: dict[str, np.ndarray]) -> int:
+    return next((v.shape[0] for v in columns.values()), 0)
+
+
+_NULLABLE_INT = ("channel", "atlas_id")
+
+
+def _frame(results: list[dict[str, np.ndarray]], empty_columns: list[str]):
+    """One DataFrame from the NumPy columns of many sessions (integer ids with gaps as ``Int64``)."""
+    pd = _pandas()
+    columns = _join([r for r in results if _length(r)]) if any(_length(r) for r in results) else {}
+    if not columns:
+        return pd.DataFrame({c: [] for c in empty_columns})
+    table = pd.DataFrame(columns)
+    for key in _NULLABLE_INT:
+        if key in table:
+            table[key] = pd.array(np.asarray(columns[key], dtype=float), dtype="Int64")
+    return table
 
 
 def _spike_counts(times_ds, clusters_ds, n_units: int | None) -> tuple[np.ndarray, np.ndarray, float]:
@@ -174,7 +234,7 @@ def _spike_counts(times_ds, clusters_ds, n_units: int | None) -> tuple[np.ndarra
     return ids.astype(np.int64), counts[ids], span
 
 
-def _collection_units(session: AlfSession, spikes: AlfObject, pd):
+def _collection_units(session: AlfSession, spikes: AlfObject) -> dict[str, np.ndarray]:
     collection = spikes.collection
     clusters_ds = spikes.datasets.get("clusters")
     clusters = _first(session, "clusters", collection) if clusters_ds is not None else None
@@ -200,7 +260,7 @@ def _collection_units(session: AlfSession, spikes: AlfObject, pd):
     unit_channel = _take(table.get("channels"), ids, np.nan).astype(float)
     has_channel = np.isfinite(unit_channel)
     channel_row = np.where(has_channel, unit_channel, 0).astype(np.int64)
-    columns["channel"] = _nullable_int(unit_channel, pd)
+    columns["channel"] = unit_channel  # float with NaN: Int64 in the table
     columns["depth"] = _take(table.get("depths"), ids, np.nan)
     channels = _first(session, "channels", collection)
     ch = _rows(channels, ("mlapdv", _REGION_IDS)) if channels is not None and has_channel.any() else {}
@@ -223,13 +283,8 @@ def _collection_units(session: AlfSession, spikes: AlfObject, pd):
         region = _take(table[_REGION_IDS], ids, np.nan).astype(float)
     elif ch.get(_REGION_IDS) is not None:
         region[has_channel] = ch[_REGION_IDS][channel_row[has_channel]]
-    columns["atlas_id"] = _nullable_int(region, pd)
-    return pd.DataFrame({k: (np.broadcast_to(v, n) if np.ndim(v) == 0 else v) for k, v in columns.items()})
-
-
-def _nullable_int(values: np.ndarray, pd):
-    """Integers with missing values (pandas ``Int64``): -1 or 0 would be real channel or region ids."""
-    return pd.array(np.asarray(values, dtype=float), dtype="Int64")
+    columns["atlas_id"] = region
+    return {k: (np.full(n, v) if np.ndim(v) == 0 else np.asarray(v)) for k, v in columns.items()}
 
 
 def _first(session: AlfSession, name: str, collection: str) -> AlfObject | None:
@@ -311,10 +366,13 @@ def session_trials(path: str | os.PathLike, revision: str | None = None):
     -------
     pandas.DataFrame
     """
-    pd = _pandas()
+    return _frame([trials_columns(path, revision)], TRIAL_COLUMNS)
+
+
+def trials_columns(path: str | os.PathLike, revision: str | None = None) -> dict[str, np.ndarray]:
+    """:func:`session_trials` as NumPy columns (what a Dask task returns)."""
     session = AlfSession(path, revision=revision)
-    fields = _session_fields(session)
-    frames = []
+    parts = []
     for obj in session.find_objects("trials"):
         data = session.load_object("trials", obj.collection)
         columns: dict[str, np.ndarray] = {}
@@ -331,15 +389,8 @@ def session_trials(path: str | os.PathLike, revision: str | None = None):
             elif values.ndim == 2:
                 columns.update({f"{key}_{j}": np.asarray(values[:, j]) for j in range(values.shape[1])})
         n = next((v.shape[0] for v in columns.values()), 0)
-        frame = pd.DataFrame({"collection": obj.collection, "trial": np.arange(n), **columns})
-        frames.append(frame)
-    if not frames:
-        table = pd.DataFrame({"collection": [], "trial": []})
-    else:
-        table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    for i, (key, value) in enumerate(fields.items()):
-        table.insert(i, key, value)
-    return table
+        parts.append({"collection": np.full(n, obj.collection), "trial": np.arange(n), **columns})
+    return _with_fields(_session_fields(session), _join(parts) if parts else {})
 
 
 # ============================================================================== many sessions
@@ -355,33 +406,29 @@ class _SessionTask:
         return self.func(path, revision=self.revision)
 
 
-def _aggregate(func, sessions, eids, client, progress, revision, search):
-    pd = _pandas()
+def _aggregate(func, sessions, eids, client, progress, revision, search, empty_columns):
     from .one import OneAdapter
 
     task = _SessionTask(func, revision)
     if isinstance(sessions, OneAdapter):
-        eids = sessions.search(**search) if eids is None else [sessions.to_eid(e) for e in eids]
+        eids = sessions.search(**search) if eids is None else list(eids)
         results = map_eids(sessions, task, eids, client=client, reader=False, progress=progress)
-        labels = [str(e) for e in eids]
+        labels = eids
     else:
         if eids is not None or search:
             raise TypeError("eids and search filters need a OneAdapter as sessions")
         paths = list(sessions)
         results = map_sessions(task, paths, client=client, reader=False, progress=progress)
         labels = None
-    frames, errors = [], []
+    good, errors = [], []
     for i, result in enumerate(results):
         if is_error(result):
             errors.append(result.as_dict())
             continue
-        if labels is not None:  # the adapter's eids (cache tables) rather than name-based ones
-            result["eid"] = labels[i]
-        frames.append(result)
-    if frames:
-        table = pd.concat(frames, ignore_index=True)
-    else:
-        table = pd.DataFrame()
+        if labels is not None and "eid" in result:  # the adapter's eids (cache tables), not name-based
+            result["eid"] = np.full(_length(result), sessions.to_eid(labels[i]))
+        good.append(result)
+    table = _frame(good, empty_columns)
     if errors:
         shown = "; ".join(f"{e['session']}: {e['error']}: {e['message']}" for e in errors[:3])
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
@@ -460,10 +507,7 @@ def units_table(
     >>> units = units_table(OneAdapter(cache_dir), client=Client(cluster))
     >>> units.groupby("acronym").firing_rate.median()
     """
-    table = _aggregate(session_units, sessions, eids, client, progress, revision, search)
-    if table.empty and "cluster_id" not in table:
-        table = _pandas().DataFrame({c: [] for c in UNIT_COLUMNS})
-        table.attrs["errors"] = []
+    table = _aggregate(units_columns, sessions, eids, client, progress, revision, search, UNIT_COLUMNS)
     return _add_regions(table, regions)
 
 
@@ -486,12 +530,7 @@ def trials_table(
     pandas.DataFrame
         ``attrs["errors"]``: the sessions that failed (a trials object with unequal rows...).
     """
-    table = _aggregate(session_trials, sessions, eids, client, progress, revision, search)
-    if table.empty and "trial" not in table:
-        errors = table.attrs.get("errors", [])
-        table = _pandas().DataFrame({c: [] for c in [*SESSION_COLUMNS, "collection", "trial"]})
-        table.attrs["errors"] = errors
-    return table
+    return _aggregate(trials_columns, sessions, eids, client, progress, revision, search, TRIAL_COLUMNS)
 
 
 # ===================================================================================== command

@@ -141,6 +141,7 @@ def map_eids(
     reader: bool = True,
     reader_kwargs: dict[str, Any] | None = None,
     progress: bool = True,
+    batch_size: int | None = None,
     **search: Any,
 ) -> list[Any]:
     """:func:`map_sessions` over experiment ids of a :class:`~neo_alf.one.OneAdapter` (``OneAdapter.map``).
@@ -154,7 +155,7 @@ def map_eids(
         As in :func:`map_sessions`: receives a parsed reader, or the folder (``reader=False``).
     eids : iterable, optional
         Eids (or anything ``adapter.to_eid`` accepts). Default: ``adapter.search(**search)``.
-    client, reader, reader_kwargs, progress
+    client, reader, reader_kwargs, progress, batch_size
         As in :func:`map_sessions`.
     **search
         Filters of :meth:`OneAdapter.search` (``subject=``, ``lab=``, ``datasets=``...), used when
@@ -196,6 +197,7 @@ def map_eids(
         reader_kwargs=reader_kwargs,
         labels=[e for _, e, _ in todo],
         progress=progress,
+        batch_size=batch_size,
     )
     for (i, _, _), result in zip(todo, mapped, strict=True):
         results[i] = result

@@ -189,8 +189,14 @@ def test_units_over_an_adapter_carry_its_eids_and_filters(cache):
     table = units_table(adapter, subject="ZM_1743")
     assert set(table["subject"]) == {"ZM_1743"}
     assert set(table["eid"]) == {adapter.path2eid(g.path) for g in sessions[2:]}
-    one = units_table(adapter, eids=[adapter.path2eid(sessions[1].path)])
+    one = units_table(adapter, eids=[sessions[1].path])  # anything to_eid takes
     check_units(one, expected_units(root, sessions[1]))
+    unknown = "00000000-0000-4000-8000-000000000000"
+    with pytest.warns(AlfWarning, match="1 of 2 sessions failed"):
+        two = units_table(adapter, eids=[unknown, adapter.path2eid(sessions[1].path)])
+    assert two.attrs["errors"][0]["session"] == unknown
+    assert two.attrs["errors"][0]["error"] == "AlfNotFoundError"
+    check_units(two, expected_units(root, sessions[1]))
     with pytest.raises(TypeError, match="OneAdapter"):
         units_table([sessions[0].path], subject="KS023")
 

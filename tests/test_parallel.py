@@ -160,6 +160,17 @@ def test_batches_of_sessions_per_task_keep_order_and_isolate_failures(cache, cli
     assert results[2].path == str(paths[2])
 
 
+def test_a_progress_bar_counts_sessions(cache, client, capsys):
+    _, sessions = cache
+    paths = [g.path for g in sessions]
+    map_sessions(str, paths, reader=False, progress=True)
+    assert "4/4" in capsys.readouterr().err
+    map_sessions(str, paths, client=client, reader=False, progress=True, batch_size=3)
+    assert "4/4" in capsys.readouterr().err
+    map_sessions(str, paths, reader=False, progress=False)
+    assert capsys.readouterr().err == ""
+
+
 def test_paths_are_given_when_reader_is_false(cache):
     _, sessions = cache
     results = map_sessions(lambda p: (type(p).__name__, p.name), [sessions[0].path], reader=False)
