@@ -397,13 +397,40 @@ def trials_columns(path: str | os.PathLike, revision: str | None = None) -> dict
 
 
 class _SessionTask:
-    """``func(path, revision=...)``: a module-level class pickles by reference, as Dask tasks must."""
+    """``func(path, revision=...)``: a module-level class pickles by reference, as Dask tasks must.
+
+    Text columns travel as their distinct values and int32 codes (:class:`_Text`): a session's
+    eid, subject, collection... repeat on every row, and NumPy text is 4 bytes per character.
+    """
 
     def __init__(self, func, revision):
         self.func, self.revision = func, revision
 
     def __call__(self, path):
-        return self.func(path, revision=self.revision)
+        columns = self.func(path, revision=self.revision)
+        return {k: _Text.pack(v) if v.dtype.kind == "U" else v for k, v in columns.items()}
+
+
+class _Text:
+    __slots__ = ("codes", "values")
+
+    def __init__(self, values: np.ndarray, codes: np.ndarray):
+        self.values, self.codes = values, codes
+
+    @classmethod
+    def pack(cls, column: np.ndarray) -> _Text:
+        values, codes = np.unique(column, return_inverse=True)
+        return cls(values, codes.astype(np.int32))
+
+    def unpack(self) -> np.ndarray:
+        return self.values[self.codes]
+
+    def __reduce__(self):
+        return (_Text, (self.values, self.codes))
+
+
+def _unpack(columns: dict[str, Any]) -> dict[str, np.ndarray]:
+    return {k: v.unpack() if isinstance(v, _Text) else v for k, v in columns.items()}
 
 
 def _aggregate(func, sessions, eids, client, progress, revision, search, empty_columns):
@@ -425,6 +452,7 @@ def _aggregate(func, sessions, eids, client, progress, revision, search, empty_c
         if is_error(result):
             errors.append(result.as_dict())
             continue
+        result = _unpack(result)
         if labels is not None and "eid" in result:  # the adapter's eids (cache tables), not name-based
             result["eid"] = np.full(_length(result), sessions.to_eid(labels[i]))
         good.append(result)

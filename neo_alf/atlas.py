@@ -41,7 +41,12 @@ class RegionTable:
     def lookup(self, ids) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(acronym, name, found)`` for each of ``ids`` (any shape; float ids with NaN allowed)."""
         ids = np.asarray(ids)
-        flat = ids.reshape(-1)
+        # tables repeat a few regions on many rows: each distinct id is looked up once
+        unique, inverse = np.unique(ids.reshape(-1), return_inverse=True)
+        acronym, name, found = self._lookup_unique(unique)
+        return tuple(a[inverse].reshape(ids.shape) for a in (acronym, name, found))
+
+    def _lookup_unique(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         finite = np.isfinite(flat) if flat.dtype.kind == "f" else np.ones(flat.size, dtype=bool)
         as_int = np.zeros(flat.size, dtype=np.int64)
         as_int[finite] = flat[finite].astype(np.int64)
@@ -49,10 +54,7 @@ class RegionTable:
             finite &= flat == np.where(finite, as_int, np.nan)
         where = np.clip(np.searchsorted(self.id, as_int), 0, self.id.size - 1)
         found = finite & (self.id[where] == as_int)
-        acronym = np.where(found, self.acronym[where], "")
-        name = np.where(found, self.name[where], "")
-        shape = ids.shape
-        return acronym.reshape(shape), name.reshape(shape), found.reshape(shape)
+        return np.where(found, self.acronym[where], ""), np.where(found, self.name[where], ""), found
 
 
 @functools.lru_cache(maxsize=1)
