@@ -324,3 +324,15 @@ def test_cli_trials_as_csv_and_exit_1_with_a_failed_session(tmp_path, capsys):
     assert set(written["subject"]) == {"OK_01"} and len(written) == good.truth["trials"]["n"]
     with pytest.raises(ValueError, match="must end in"):
         run(["aggregate", "units", "--cache-dir", str(root), "--out", str(tmp_path / "x.txt")])
+
+
+def test_cli_workers_start_a_local_cluster(cache, tmp_path):
+    root, sessions, _ = cache
+    out = tmp_path / "units.parquet"
+    argv = ["aggregate", "units", "--cache-dir", str(root), "--out", str(out), "--no-progress"]
+    assert run([*argv, "--workers", "2", "--subject", "KS023"]) == 0
+    written = pd.read_parquet(out)
+    expected = units_table(OneAdapter(root, progress=False), subject="KS023")
+    expected.attrs = {}
+    pd.testing.assert_frame_equal(written, expected)
+    assert len(written) == sum(p["n_clusters"] for g in sessions[:2] for p in g.truth["probes"].values())
