@@ -34,7 +34,7 @@ import numpy as np
 
 from .errors import AlfDependencyError, AlfNotFoundError
 
-__all__ = ["TARGET_BYTES", "chunk_bounds", "signal_array"]
+__all__ = ["TARGET_BYTES", "chunk_bounds", "signal_array", "stream_index"]
 
 TARGET_BYTES = 64 << 20
 """int: the size a row-block chunk aims at (64 MiB): large enough to amortise a task, small enough
@@ -51,7 +51,8 @@ def _dask_array():
     return da
 
 
-def _stream_index(reader, stream: int | str) -> int:
+def stream_index(reader, stream: int | str) -> int:
+    """The index of a signal stream given by index, id or name (``"raw_ephys_data/probe00/lfp"``)."""
     streams = reader.header["signal_streams"]
     if isinstance(stream, (int, np.integer)):
         if not 0 <= int(stream) < len(streams):
@@ -220,7 +221,7 @@ def signal_array(
 
     if not reader.is_header_parsed:
         reader.parse_header()
-    index = _stream_index(reader, stream)
+    index = stream_index(reader, stream)
     n = int(reader.get_signal_size(0, 0, index))
     n_all = int(reader.signal_channels_count(index))
     channels = None if channel_indexes is None else np.asarray(channel_indexes, dtype=np.int64).reshape(-1)

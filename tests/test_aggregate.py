@@ -336,3 +336,24 @@ def test_cli_workers_start_a_local_cluster(cache, tmp_path):
     expected.attrs = {}
     pd.testing.assert_frame_equal(written, expected)
     assert len(written) == sum(p["n_clusters"] for g in sessions[:2] for p in g.truth["probes"].values())
+
+
+@pytest.mark.parametrize("preset", ["no_clusters_object", "no_spike_clusters", "tiny"])
+def test_units_are_the_readers_units(tmp_path, preset):
+    # the same units, ids and counts as AlfRawIO's spike channels, with or without clusters.*
+    g = make_session(tmp_path, preset)
+    table = units_table([g.path], regions=False)
+    reader = neo_alf.AlfRawIO(g.path)
+    reader.parse_header()
+    annotations = reader.raw_annotations["blocks"][0]["segments"][0]["spikes"]
+    expected = [
+        (a["collection"], a["cluster_id"], reader.spike_count(0, 0, i)) for i, a in enumerate(annotations)
+    ]
+    got = list(zip(table["collection"], table["cluster_id"], table["spike_count"], strict=True))
+    assert got == expected
+    if preset == "no_spike_clusters":
+        assert table["cluster_id"].tolist() == [0] and table["channel"].isna().all()
+    if preset == "no_clusters_object":
+        truth = g.truth["probes"]["alf/probe00/pykilosort"]
+        assert table["cluster_id"].tolist() == [i for i, n in enumerate(truth["spike_counts"]) if n]
+        assert table["atlas_id"].isna().all() and table["depth"].isna().all()

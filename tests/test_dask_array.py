@@ -11,7 +11,7 @@ import pytest
 
 import neo_alf
 from neo_alf import AlfNotFoundError, AlfRawIO
-from neo_alf.dask import chunk_bounds, signal_array
+from neo_alf.dask import chunk_bounds, signal_array, stream_index
 
 distributed = pytest.importorskip("distributed")
 da = pytest.importorskip("dask.array")
@@ -82,6 +82,7 @@ def test_stream_by_index_id_or_name_and_channel_selection(lfp_reader):
     assert picked.chunks[1] == (2,)
     assert np.array_equal(picked.compute(), whole[:, [3, 0]])
     assert np.array_equal(picked[123:4567:7, 1].compute(), whole[123:4567:7, 0])
+    assert stream_index(reader, LFP) == stream_index(reader, 1) == 1
     with pytest.raises(AlfNotFoundError, match="no signal stream 'nope'"):
         signal_array(reader, "nope")
     with pytest.raises(AlfNotFoundError, match="channel indexes"):
@@ -98,7 +99,7 @@ def test_row_blocks_aim_at_target_bytes(lfp_reader):
 def test_band_pass_with_map_overlap_equals_scipy_on_the_whole_array(lfp_reader, client):
     # the docs/scaling.rst example, on the LFP of a generated session
     reader, g = lfp_reader
-    rate = reader.get_signal_sampling_rate(1)
+    rate = reader.get_signal_sampling_rate(stream_index(reader, LFP))
     x = signal_array(reader, LFP, max_rows=10_000)
     sos = signal.butter(3, [4, 30], btype="band", fs=rate, output="sos")
     y = x.map_overlap(
