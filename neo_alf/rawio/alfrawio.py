@@ -292,6 +292,34 @@ class AlfRawIO(BaseRawIO):
             keep &= times <= t_stop
         return keep
 
+    # ============================================================ pickling (neo_alf.parallel, Dask)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle by path and constructor keywords: no arrays, memory maps or indexes travel.
+
+        Unpickling (on a Dask worker) calls the constructor again and, when the original was
+        parsed, :meth:`parse_header` (a folder scan); data files are opened on first access, as in
+        any new reader. Subclasses (:class:`~neo_alf.io.AlfIO`) get the keywords their constructor
+        takes.
+        """
+        import inspect
+
+        known = {
+            "dirname": self.dirname,
+            "collections": self.collections,
+            "revision": self.revision,
+            "spike_array_annotations": getattr(self, "_with_spike_arrays", self.spike_array_annotations),
+            "eid": getattr(self, "eid", None),
+        }
+        accepted = inspect.signature(type(self).__init__).parameters
+        kwargs = {k: v for k, v in known.items() if k in accepted}
+        return {"kwargs": kwargs, "parsed": bool(self.is_header_parsed)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state["kwargs"])
+        if state["parsed"]:
+            self.parse_header()
+
 
 # ==================================================================================== helpers
 
