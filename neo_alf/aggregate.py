@@ -359,8 +359,8 @@ def session_trials(path: str | os.PathLike, revision: str | None = None):
     Every ``trials`` object of the session (``alf``, ``alf/task_00``...) gives rows, with its
     ``collection``. Columns: 1-D attributes by key (timescale variants too: ``goCue_times_bpod``);
     2-D ones split as IBL's tables store them (``intervals_0``, ``intervals_1``); the fields of a
-    ``trials.table`` (IBL's ``_ibl_trials.table.pqt``) under their own names, where a separate
-    attribute file of the same name wins. Rows are checked as :func:`neo_alf.load_object` does.
+    ``trials.table`` (IBL's ``_ibl_trials.table.pqt``) under their own names (merged by the session
+    model as ONE-api merges them). Attributes whose rows differ make the session an error record.
 
     Returns
     -------
@@ -374,13 +374,11 @@ def trials_columns(path: str | os.PathLike, revision: str | None = None) -> dict
     session = AlfSession(path, revision=revision)
     parts = []
     for obj in session.find_objects("trials"):
-        data = session.load_object("trials", obj.collection)
+        # a table of trials needs one row count: rows that differ are an error here, not a warning
+        data = session.load_object("trials", obj.collection, strict=True)
         columns: dict[str, np.ndarray] = {}
-        table = data.get("table")
-        if isinstance(table, np.ndarray) and table.dtype.names:
-            columns.update({name: np.asarray(table[name]) for name in table.dtype.names})
         for key, values in data.items():
-            if key == "table" or not isinstance(values, np.ndarray):
+            if not isinstance(values, np.ndarray):
                 continue
             if values.dtype.names:
                 columns.update({f"{key}_{f}": np.asarray(values[f]) for f in values.dtype.names})

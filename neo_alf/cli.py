@@ -123,8 +123,11 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "convert",
-        help="write the session with a Neo writer (.nix or .nwb)",
-        usage="neo-alf convert [-h] [--example] [--cache-dir DIR] [--strict] [--overwrite] [PATH|EID] OUT",
+        help="write the session to NWB (neo-alf's writer) or NIX (Neo's NixIO)",
+        usage=(
+            "neo-alf convert [-h] [--example] [--cache-dir DIR] [--strict] [--overwrite] [--raw] "
+            "[PATH|EID] OUT"
+        ),
     )
     # one positional list, [target] output, split by _convert: argparse cannot split positionals
     # around an option (`EID --cache-dir DIR OUT`) between an optional target and an output
@@ -136,7 +139,12 @@ def _parser() -> argparse.ArgumentParser:
         help="the session (unless --example), then out.nix or out.nwb",
     )
     p.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
+    p.add_argument("--raw", action="store_true", help=".nwb: also write the raw SpikeGLX streams")
     p.set_defaults(run=_convert)
+
+    from .aggregate import add_aggregate_parser
+
+    add_aggregate_parser(sub)
     return parser
 
 
@@ -438,7 +446,15 @@ def _convert(args) -> int:
         raise FileNotFoundError(f"{out.parent}: no such folder (convert writes into an existing folder)")
     if out.exists() and not args.overwrite:
         raise FileExistsError(f"{out}: exists (pass --overwrite to replace it)")
-    writer = _nix_writer if suffix == ".nix" else _nwb_writer
+    if suffix == ".nwb":  # neo-alf's own writer: every ALF dataset under its name (docs/interop.rst)
+        from .nwb import write_nwb
+
+        written = write_nwb(
+            _session_path(args), out, overwrite=args.overwrite, raw=args.raw, **_strict_kwargs(args)
+        )
+        print(f"wrote {written}")
+        return 0
+    writer = _nix_writer
     writer(None)  # the extra is missing: say so before reading the whole session
     block = _plain_annotations(AlfIO(_session_path(args), **_strict_kwargs(args)).read_block())
     # write beside the target, then rename: a failed write never leaves half a file under its name
@@ -464,16 +480,6 @@ def _nix_writer(block, path: str | None = None) -> None:
     if block is not None:
         with NixIO(path, mode="ow") as writer:
             writer.write_block(block)
-
-
-def _nwb_writer(block, path: str | None = None) -> None:
-    try:
-        import pynwb  # noqa: F401
-        from neo.io import NWBIO
-    except ImportError:
-        raise ImportError("writing .nwb needs pynwb: pip install 'neo-alf[nwb]'") from None
-    if block is not None:
-        NWBIO(path, mode="w").write_all_blocks([block])
 
 
 def _plain_annotations(block):

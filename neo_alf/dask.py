@@ -131,11 +131,11 @@ def _storage_bounds(reader, stream_index: int, n: int) -> np.ndarray:
 
 
 def _private_stream(reader, stream_index: int) -> Any:
-    # AlfRawIO keeps one record per stream; other readers may not: then only the hook applies
-    streams = getattr(reader, "_streams", None)
+    # AlfRawIO's layout has one record per stream; other readers may not: then only the hook applies
+    layout = getattr(reader, "layout", None)
     try:
-        return streams[stream_index]
-    except (TypeError, IndexError):
+        return layout.streams[stream_index]
+    except (AttributeError, TypeError, IndexError):
         return None
 
 
@@ -144,9 +144,13 @@ def _part_offsets(stream) -> np.ndarray | None:
     edges: set[int] = set()
     for d in getattr(stream, "datasets", []):
         if getattr(d, "is_multipart", False):
-            from .readers import file_shape
+            parts = getattr(d, "row_files", None)
+            if parts:  # the headers the session already read
+                sizes = [p.shape[0] for p in parts]
+            else:
+                from .readers import file_shape
 
-            sizes = [file_shape(f.path, d.metadata_for(f))[0] for f in d.files]
+                sizes = [file_shape(f.path, d.metadata_for(f))[0] for f in d.files]
             edges.update(np.cumsum([0, *sizes]).tolist())
     return np.array(sorted(edges), dtype=np.int64) if edges else None
 

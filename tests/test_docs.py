@@ -18,7 +18,7 @@ NOT_RUN_MARK = re.compile(r"^\.\. not-run: (.+)$")
 # Literal blocks (``::`` and ``code-block:: text``) hold shell commands, file trees and printed
 # output, not Python. Each is listed here with why it is not run (or where it is run), keyed by
 # page and first line; a new literal block fails `test_every_literal_block_has_a_reason`.
-CHOICE_PATHS = ".../alf/_ibl_trials.choice.npy, .../alf/_ibl_trials.intervals.npy:"
+CHOICE_PATHS = ".../alf/_ibl_trials.choice.npy: attributes of object 'trials'"
 LITERAL_BLOCKS = {
     ("README.rst", "pip install . && neo-alf info --example"): "installs: .ci/run runs it in a fresh venv",
     ("README.rst", 'pip install -e ".[test]" && pytest'): "installs: .ci/run runs it (tests/test_readme.py)",
@@ -42,6 +42,13 @@ LITERAL_BLOCKS = {
     ),
     ("test_data.rst", "python -m neo_alf.testing --preset bench_20m --root /tmp/bench"): (
         "writes 370 MB (a benchmark preset)"
+    ),
+    (
+        "scaling.rst",
+        'pip install "neo-alf[dask,atlas]"      # dask[distributed] and pandas; iblatlas for region names',
+    ): "installs",
+    ("scaling.rst", "neo-alf aggregate units --cache-dir /data/ONE/cache --workers 2 --out units.pqt"): (
+        "the same as units_table on a cluster; tests/test_aggregate.py runs the command"
     ),
 }
 

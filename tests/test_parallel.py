@@ -110,7 +110,9 @@ def test_a_corrupt_session_gives_one_error_record_and_the_rest(cache, tmp_path, 
     _, sessions = cache
     bad = corrupt_copy(tmp_path, "BAD_01")
     paths = [sessions[0].path, sessions[1].path, bad, sessions[3].path]
-    results = map_sessions(spike_counts, paths, client=client if on_cluster else None, progress=False)
+    results = map_sessions(  # strict: the readers' tolerance would leave the probe out with a warning
+        spike_counts, paths, client=client if on_cluster else None, progress=False, reader_kwargs={"strict": True}
+    )
     errors = [r for r in results if is_error(r)]
     assert len(errors) == 1 and results[2] is errors[0]
     record = errors[0]
@@ -179,7 +181,7 @@ def test_paths_are_given_when_reader_is_false(cache):
 
 def test_reader_kwargs_reach_the_reader(cache, client):
     _, sessions = cache
-    kwargs = {"collections": ["alf/probe01"]}
+    kwargs = {"collections": ["alf/probe01/**"]}
     results = map_sessions(spike_counts, [sessions[0].path], client=client, reader_kwargs=kwargs)
     assert results == [{"alf/probe01/pykilosort": truth_counts(sessions[0])["alf/probe01/pykilosort"]}]
 
@@ -194,12 +196,12 @@ def test_labels_must_match_sessions(cache):
 
 def test_a_parsed_reader_round_trips_through_pickle(cache):
     g = cache[1][0]
-    reader = AlfRawIO(g.path, collections=["alf/probe00", "raw_ephys_data"])
+    reader = AlfRawIO(g.path, collections=["alf/probe00/**", "raw_ephys_data/**"])
     reader.parse_header()
     payload = pickle.dumps(reader)
     assert len(payload) < 1000  # a path and keywords, no arrays
     copy = pickle.loads(payload)
-    assert copy.is_header_parsed and copy.collections == ["alf/probe00", "raw_ephys_data"]
+    assert copy.is_header_parsed and copy.collections == ["alf/probe00/**", "raw_ephys_data/**"]
     for key in ("signal_streams", "signal_channels", "spike_channels", "event_channels"):
         assert np.array_equal(copy.header[key], reader.header[key])
     truth = g.truth["probes"]["alf/probe00/pykilosort"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -18,7 +20,8 @@ WINDOW = (-0.2, 0.5)
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
     gen = make_session(tmp_path_factory.mktemp("pyn"), "tiny")
-    with pytest.warns(AlfWarning, match="wheelMoves"):  # the generator's wheel moves overlap
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AlfWarning)  # overlapping wheel moves, when the generator makes them
         data = to_pynapple(gen.path)
     return gen, data
 
@@ -131,17 +134,22 @@ def test_events_wheel_and_signals(session):
     assert list(frame.columns) == [f"ch{i}" for i in range(lfp["n_channels"])]
 
 
-def test_overlapping_intervals_keep_their_rows(session):
-    gen, data = session
+def test_overlapping_intervals_keep_their_rows(tmp_path):
+    gen = make_session(tmp_path, "tiny")
     alf = gen.path / "alf"
-    intervals = _npy(alf / "_ibl_wheelMoves.intervals.npy")
+    n = _npy(alf / "_ibl_wheelMoves.peakAmplitude.npy").shape[0]
+    starts = np.arange(n) * 1.0 + 1.0
+    intervals = np.c_[starts, starts + 1.5]  # each move overlaps the next
+    np.save(alf / "_ibl_wheelMoves.intervals.npy", intervals)
+    with pytest.warns(AlfWarning, match="wheelMoves"):
+        data = to_pynapple(gen.path)
     table = data["wheelMoves.table"]
     np.testing.assert_array_equal(table["start"].to_numpy(), intervals[:, 0])
     np.testing.assert_array_equal(
         table["peakAmplitude"].to_numpy(), _npy(alf / "_ibl_wheelMoves.peakAmplitude.npy")
     )
     union = data["wheelMoves"]
-    assert union.start[0] == intervals[:, 0].min()
+    assert union.start[0] == intervals[:, 0].min() and len(union) == 1
 
 
 def test_single_unit_without_clusters(tmp_path):
@@ -157,7 +165,8 @@ def test_trials_table_parquet_is_merged(tmp_path):
 
     gen = make_session(tmp_path, "tiny")
     truth = _write_trials_table(gen.path, np.random.default_rng(5))
-    with pytest.warns(AlfWarning):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AlfWarning)
         data = to_pynapple(gen.path)
     trials = data["alf/task_00/trials"]
     np.testing.assert_array_equal(trials.start, truth["intervals_0"])

@@ -511,6 +511,17 @@ class OneAdapter:
             AlfSession(self._existing_dir(eid), revision=revision), names, sample_rate, t, collection
         )
 
+    def map(self, func, eids=None, *, client=None, **kwargs: Any) -> list:
+        """Apply ``func`` to each session (an opened :class:`~neo_alf.rawio.AlfRawIO`), on a Dask
+        ``client`` when given, serially without: see :func:`neo_alf.parallel.map_eids`.
+
+        ``eids`` default to those the search terms in ``kwargs`` select. A session that fails gives an
+        error record (:func:`neo_alf.parallel.is_error`); results are in input order.
+        """
+        from ..parallel import map_eids
+
+        return map_eids(self, func, eids, client=client, **kwargs)
+
     def io(self, eid, collections: Iterable[str] | None = None, raw: bool = False, **kwargs: Any):
         """An :class:`~neo_alf.io.AlfIO` of the session, after fetching what it reads.
 

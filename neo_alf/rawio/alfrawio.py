@@ -310,6 +310,7 @@ class AlfRawIO(BaseRawIO):
             "revision": self.revision,
             "spike_array_annotations": getattr(self, "_with_spike_arrays", self.spike_array_annotations),
             "eid": getattr(self, "eid", None),
+            "strict": self.strict,
         }
         accepted = inspect.signature(type(self).__init__).parameters
         kwargs = {k: v for k, v in known.items() if k in accepted}
