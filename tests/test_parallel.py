@@ -110,9 +110,9 @@ def test_a_corrupt_session_gives_one_error_record_and_the_rest(cache, tmp_path, 
     _, sessions = cache
     bad = corrupt_copy(tmp_path, "BAD_01")
     paths = [sessions[0].path, sessions[1].path, bad, sessions[3].path]
-    results = map_sessions(  # strict: the readers' tolerance would leave the probe out with a warning
-        spike_counts, paths, client=client if on_cluster else None, progress=False, reader_kwargs={"strict": True}
-    )
+    strict = {"strict": True}  # tolerant readers would leave the probe out with a warning
+    cluster = client if on_cluster else None
+    results = map_sessions(spike_counts, paths, client=cluster, progress=False, reader_kwargs=strict)
     errors = [r for r in results if is_error(r)]
     assert len(errors) == 1 and results[2] is errors[0]
     record = errors[0]
