@@ -386,6 +386,8 @@ class IblSession:
         As asked.
     lab, subject, date, number : str
         The parts of the session path (``number`` zero-padded).
+    probes : tuple of str
+        The probe labels (``("probe00",)`` or ``("probe00", "probe01")``).
     rel_paths : tuple of str
         Every file written, relative to ``path``, sorted.
     not_read : tuple of str
@@ -426,6 +428,7 @@ class IblSession:
     subject: str
     date: str
     number: str
+    probes: tuple[str, ...] = ("probe00",)
     rel_paths: tuple[str, ...] = ()
     not_read: tuple[str, ...] = ()
     trials: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
@@ -483,8 +486,10 @@ NIDQ_LINES = {
     "bpod": 16,
 }
 PROBE_SYNC_LINE = 6
-PROBE_OFFSET = 0.0123  # session seconds at probe sample 0 (the issue's first sample)
-PROBE_DRIFT = 1.2e-5  # relative clock drift of the probe against the nidq
+PROBE_OFFSET = 0.0123  # session seconds at probe00's sample 0 (the issue's first sample)
+PROBE_DRIFT = 1.2e-5  # relative clock drift of probe00 against the nidq
+PROBE_CLOCKS = {"probe00": (PROBE_OFFSET, PROBE_DRIFT), "probe01": (0.0251, -8.5e-6)}
+"""dict: (offset, drift) of each probe's clock: session s = offset + probe s * (1 + drift) (+ a few us)."""
 DLC_SHORTER = 3
 DLC_PARTS = {
     "left": [
@@ -528,6 +533,7 @@ def make_ibl_session(
     subject: str | None = None,
     date: str | None = None,
     number: int = 1,
+    probes: int = 1,
 ) -> IblSession:
     """Write one IBL-layout session under ``root`` and return it with its ground truth.
 
@@ -543,6 +549,9 @@ def make_ibl_session(
         Any integer; the same arguments always give the same bytes.
     lab, subject, date, number
         Parts of the session path; defaults depend on the layout.
+    probes : {1, 2}
+        Probes of the 2024 layout (``probe01`` adds ``alf/probe01/iblsorter`` and
+        ``raw_ephys_data/probe01`` with ``imec1`` files and its own clock). The 2020 layout has one.
 
     Returns
     -------
@@ -552,6 +561,8 @@ def make_ibl_session(
         raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, not {scale!r}")
+    if probes not in (1, 2) or (probes == 2 and layout != "2024"):
+        raise ValueError(f"probes must be 1, or 2 in the 2024 layout, not {probes!r}")
     t0 = time.perf_counter()
     defaults = {
         "2024": ("churchlandlab", "CSHL071", "2024-03-14"),
@@ -563,7 +574,15 @@ def make_ibl_session(
     path.mkdir(parents=True, exist_ok=True)
     eid = _Stream(seed, f"eid/{lab}/{subject}/{date}/{num}/{layout}").uuids(1)[0]
     session = IblSession(
-        path=path, eid=eid, layout=layout, scale=scale, lab=lab, subject=subject, date=date, number=num
+        path=path,
+        eid=eid,
+        layout=layout,
+        scale=scale,
+        lab=lab,
+        subject=subject,
+        date=date,
+        number=num,
+        probes=tuple(f"probe{i:02d}" for i in range(probes)),
     )
     writer = _Writer(session, _SCALES[scale], seed)
     writer.write()
@@ -634,23 +653,37 @@ class _Writer:
         self.passive("alf/task_01" if self.new else "alf")
         self.probe_files("alf")
         if self.new:
-            self.text("_ibl_experiment.description.yaml", _EXPERIMENT_YAML, not_read=True)
+            probes = "".join(
+                f"    {p}: {{collection: raw_ephys_data/{p}, sync_label: imec_sync}}\n" for p in self.s.probes
+            )
+            self.text(
+                "_ibl_experiment.description.yaml",
+                _EXPERIMENT_YAML.replace("{probes}", probes),
+                not_read=True,
+            )
             self.npy("alf/licks.times.npy", self.licks)
             self.span.extend([self.licks[0], self.licks[-1]])
-            self.sorting("alf/probe00/iblsorter", "probe00", kind="iblsorter")
-            self.text(
-                "alf/probe00/iblsorter/_ibl_log.info_iblsorter.log", _log_text(self.rng("log")), not_read=True
-            )
-            self.binary(
-                "spike_sorters/iblsorter/probe00/_kilosort_raw.output.tar", _tar_bytes(self.rng("tar"))
-            )
+            for probe in self.s.probes:
+                suffix = "" if probe == "probe00" else f"/{probe}"
+                self.sorting(f"alf/{probe}/iblsorter", probe, kind="iblsorter")
+                self.text(
+                    f"alf/{probe}/iblsorter/_ibl_log.info_iblsorter.log",
+                    _log_text(self.rng(f"log{suffix}")),
+                    not_read=True,
+                )
+                self.binary(
+                    f"spike_sorters/iblsorter/{probe}/_kilosort_raw.output.tar",
+                    _tar_bytes(self.rng(f"tar{suffix}")),
+                )
         else:
             self.sorting("alf/probe00", "probe00", kind="ks2")
             self.sorting("alf/probe00/pykilosort", "probe00", kind="pykilosort")
             self.revision("alf/probe00/pykilosort", "2021-03-10")
             self.sorting("alf", "probe00", kind="alf2019")
             self.root_files()
-        self.raw_ephys()
+        for index, probe in enumerate(self.s.probes):
+            self.raw_probe(probe, index)
+        self.raw_nidq()
         self.raw_behaviour("raw_behavior_data", self.s.trials[task])
         self.raw_passive()
         self.raw_video()
@@ -692,22 +725,24 @@ class _Writer:
             start += part.size
         order = np.lexsort((c, t))
         self.s.sync["nidq"] = {"times": t[order], "channels": c[order], "polarities": p[order]}
-        # the probe sees the same square wave on its own clock
-        anchors_s = sq
-        wiggle = self.rng("probe/wiggle").uniform(anchors_s.size, -2e-6, 2e-6)
-        probe_s = (anchors_s - PROBE_OFFSET) / (1 + PROBE_DRIFT) + wiggle
-        self.s.sync["probe00"] = {
-            "times": probe_s,
-            "channels": np.full(probe_s.size, PROBE_SYNC_LINE, dtype=np.float64),
-            "polarities": np.where(np.arange(probe_s.size) % 2 == 0, 1.0, -1.0),
-        }
-        step = max(1, round(self.sc.sync_step * 2))
-        keep = np.unique(np.r_[np.arange(0, probe_s.size, step), probe_s.size - 1])
-        self.s.probe_sync["probe00"] = np.c_[probe_s[keep], anchors_s[keep]]
+        # each probe sees the same square wave on its own clock
+        for probe in self.s.probes:
+            offset, drift = PROBE_CLOCKS[probe]
+            name = "probe/wiggle" if probe == "probe00" else f"{probe}/wiggle"
+            wiggle = self.rng(name).uniform(sq.size, -2e-6, 2e-6)
+            probe_s = (sq - offset) / (1 + drift) + wiggle
+            self.s.sync[probe] = {
+                "times": probe_s,
+                "channels": np.full(probe_s.size, PROBE_SYNC_LINE, dtype=np.float64),
+                "polarities": np.where(np.arange(probe_s.size) % 2 == 0, 1.0, -1.0),
+            }
+            step = max(1, round(self.sc.sync_step * 2))
+            keep = np.unique(np.r_[np.arange(0, probe_s.size, step), probe_s.size - 1])
+            self.s.probe_sync[probe] = np.c_[probe_s[keep], sq[keep]]
         self.span.extend([t[0], t[-1]])
 
-    def probe_to_session(self, seconds: np.ndarray) -> np.ndarray:
-        sync = self.s.probe_sync["probe00"]
+    def probe_to_session(self, seconds: np.ndarray, probe: str) -> np.ndarray:
+        sync = self.s.probe_sync[probe]
         return _piecewise(seconds, sync[:, 0], sync[:, 1])
 
     # -- behaviour ----------------------------------------------------------------------------
@@ -934,12 +969,13 @@ class _Writer:
             f"{collection}/probes.description.json",
             [
                 {
-                    "label": "probe00",
+                    "label": probe,
                     "model": "3B2",
-                    "index": 0,
-                    "raw_file_name": "raw_ephys_data/probe00/_spikeglx_ephysData_g0_t0.imec0.ap.cbin",
-                    "serial": "18194824401",
+                    "index": i,
+                    "raw_file_name": f"raw_ephys_data/{probe}/_spikeglx_ephysData_g0_t0.imec{i}.ap.cbin",
+                    "serial": str(18194824401 + i),
                 }
+                for i, probe in enumerate(self.s.probes)
             ],
         )
         if not self.new:
@@ -983,7 +1019,7 @@ class _Writer:
         samples = r.integers(n_spk, first, last)
         order = np.lexsort((clusters, samples))
         samples, clusters = samples[order], clusters[order].astype(np.int32)
-        times = self.probe_to_session(samples / FS_AP)
+        times = self.probe_to_session(samples / FS_AP, probe)
         geometry = _np1_geometry(n_ch)
         peak_channel = r.integers(n_clu, 0, n_ch)
         cluster_depths = geometry[peak_channel, 1].astype(np.float64)
@@ -1192,30 +1228,20 @@ class _Writer:
         self.npy("spontaneous.intervals.npy", np.array([[0.0, 0.4], [d - 0.4, d - 0.01]]))
 
     # -- raw data -----------------------------------------------------------------------------
-    def raw_ephys(self) -> None:
+    def raw_probe(self, probe: str, index: int) -> None:
+        """``raw_ephys_data/probeNN``: SpikeGLX AP and LF files, sync, timestamps, wiring, QC."""
         import mtscomp
 
-        probe = "raw_ephys_data/probe00"
-        base = f"{probe}/_spikeglx_ephysData_g0_t0.imec0"
-        sync = self.s.probe_sync["probe00"]
+        folder = f"raw_ephys_data/{probe}"
+        base = f"{folder}/_spikeglx_ephysData_g0_t0.imec{index}"
+        sync = self.s.probe_sync[probe]
         self.npy(f"{base}.sync.npy", sync)
         self.npy(f"{base}.timestamps.npy", np.c_[sync[:, 0] * FS_AP, sync[:, 1]])
         self.json(f"{base}.wiring.json", {"SYNC_WIRING_DIGITAL": {"I/O 6": "imec_sync"}, "SYSTEM": "3B"})
-        s = self.s.sync["probe00"]
+        fronts = self.s.sync[probe]
         for k in ("times", "channels", "polarities"):
-            self.npy(f"{probe}/_spikeglx_sync.{k}.probe00.npy", s[k])
-        s = self.s.sync["nidq"]
-        for k in ("times", "channels", "polarities"):
-            self.npy(f"raw_ephys_data/_spikeglx_sync.{k}.npy", s[k])
-        self.json(
-            "raw_ephys_data/_spikeglx_ephysData_g0_t0.nidq.wiring.json",
-            {
-                "SYNC_WIRING_DIGITAL": {f"P0.{v}": k for k, v in NIDQ_LINES.items() if v < 8},
-                "SYNC_WIRING_ANALOG": {"AI0": "bpod", "AI1": "laser", "AI2": "laser_ttl"},
-                "SYSTEM": "3B",
-            },
-        )
-        r = self.rng("raw")
+            self.npy(f"{folder}/_spikeglx_sync.{k}.{probe}.npy", fronts[k])
+        r = self.rng(f"raw/{probe}")
         with tempfile.TemporaryDirectory() as tmp:
             for band, fs, seconds in (("ap", FS_AP, self.sc.ap_seconds), ("lf", FS_LF, self.sc.lf_seconds)):
                 n = int(seconds * fs)
@@ -1224,20 +1250,34 @@ class _Writer:
                 # a few distinct noise rows tiled over channels keeps writing fast and compressible
                 data[:, :N_CHANNELS] = noise.reshape(n, 8)[:, np.arange(N_CHANNELS) % 8]
                 data[:, :N_CHANNELS] += (np.arange(N_CHANNELS, dtype=np.int16) % 5)[None, :]
-                data[:, N_CHANNELS] = self._sync_word(
-                    self.s.sync["probe00"], n, fs, {PROBE_SYNC_LINE: PROBE_SYNC_LINE}
-                )
-                self._spikeglx(tmp, f"{base}.{band}", data, fs, _imec_meta(band, n, fs, self.new), mtscomp)
-            n = int(self.sc.nidq_seconds * FS_NIDQ)
-            data = np.zeros((n, 9), dtype=np.int16)
-            data[:, :8] = r.integers(n * 8, -20, 21).reshape(n, 8).astype(np.int16)
-            data[:, 8] = self._sync_word(
-                self.s.sync["nidq"], n, FS_NIDQ, {v: v for v in NIDQ_LINES.values() if v < 16}
-            )
-            self._spikeglx(
-                tmp, "raw_ephys_data/_spikeglx_ephysData_g0_t0.nidq", data, FS_NIDQ, _nidq_meta(n), mtscomp
-            )
-        self.qc_files(probe, r)
+                data[:, N_CHANNELS] = self._sync_word(fronts, n, fs, {PROBE_SYNC_LINE: PROBE_SYNC_LINE})
+                meta = _imec_meta(band, n, fs, self.new, index)
+                self._spikeglx(tmp, f"{base}.{band}", data, fs, meta, mtscomp)
+        self.qc_files(folder, self.rng(f"qc/{probe}"))
+
+    def raw_nidq(self) -> None:
+        """``raw_ephys_data``: the nidq SpikeGLX files, its wiring and every sync front."""
+        import mtscomp
+
+        fronts = self.s.sync["nidq"]
+        for k in ("times", "channels", "polarities"):
+            self.npy(f"raw_ephys_data/_spikeglx_sync.{k}.npy", fronts[k])
+        self.json(
+            "raw_ephys_data/_spikeglx_ephysData_g0_t0.nidq.wiring.json",
+            {
+                "SYNC_WIRING_DIGITAL": {f"P0.{v}": k for k, v in NIDQ_LINES.items() if v < 8},
+                "SYNC_WIRING_ANALOG": {"AI0": "bpod", "AI1": "laser", "AI2": "laser_ttl"},
+                "SYSTEM": "3B",
+            },
+        )
+        r = self.rng("raw/nidq")
+        n = int(self.sc.nidq_seconds * FS_NIDQ)
+        data = np.zeros((n, 9), dtype=np.int16)
+        data[:, :8] = r.integers(n * 8, -20, 21).reshape(n, 8).astype(np.int16)
+        data[:, 8] = self._sync_word(fronts, n, FS_NIDQ, {v: v for v in NIDQ_LINES.values() if v < 16})
+        with tempfile.TemporaryDirectory() as tmp:
+            stem = "raw_ephys_data/_spikeglx_ephysData_g0_t0.nidq"
+            self._spikeglx(tmp, stem, data, FS_NIDQ, _nidq_meta(n), mtscomp)
 
     def _sync_word(self, fronts: dict, n: int, fs: float, lines: dict[int, int]) -> np.ndarray:
         """The digital word of the first ``n`` samples: bit ``line`` high between a rise and a fall."""
@@ -1525,7 +1565,7 @@ def _task_settings(session: IblSession, task: str) -> dict:
     }
 
 
-def _imec_meta(band: str, n: int, fs: float, geom_map: bool) -> str:
+def _imec_meta(band: str, n: int, fs: float, geom_map: bool, index: int = 0) -> str:
     """SpikeGLX ``.meta`` of a Neuropixels 1.0 probe (one band), as SpikeGLX 20190327+ writes it."""
     ap = band == "ap"
     chans = [f"({'AP' if ap else 'LF'}{i};{i if ap else i + 384}:{i if ap else i + 384})" for i in range(384)]
@@ -1534,7 +1574,7 @@ def _imec_meta(band: str, n: int, fs: float, geom_map: bool) -> str:
         "acqApLfSy=384,384,1",
         "appVersion=20230411",
         "fileCreateTime=2024-03-14T10:00:00",
-        f"fileName=D:/iblrig_data/Subjects/CSHL071/_spikeglx_ephysData_g0_t0.imec0.{band}.bin",
+        f"fileName=D:/iblrig_data/Subjects/CSHL071/_spikeglx_ephysData_g0_t0.imec{index}.{band}.bin",
         "fileSHA1={sha1}",
         "fileSizeBytes={size}",
         f"fileTimeSecs={n / fs:.6f}",
@@ -1638,8 +1678,7 @@ devices:
     left: {collection: raw_video_data, sync_label: audio}
     right: {collection: raw_video_data, sync_label: audio}
   neuropixel:
-    probe00: {collection: raw_ephys_data/probe00, sync_label: imec_sync}
-procedures: [Ephys recording with acute probe(s)]
+{probes}procedures: [Ephys recording with acute probe(s)]
 projects: [ibl_neuropixel_brainwide_01]
 sync:
   nidq: {collection: raw_ephys_data, extension: bin, acquisition_software: spikeglx}

@@ -37,8 +37,8 @@ ONE_CANNOT_LOAD = {
 # NumPy versions (everything but parquet, which embeds the pyarrow version, and zlib outputs).
 # Regenerate on purpose with: python -c "from tests.test_testing_ibl import _print_digests; _print_digests()"
 DIGESTS = {
-    "2024": "7d8e76481935a820b409e4ea94b1e8429f0309a3a9d726b43098853b1ae22189",
-    "2020": "abe5db7c0769a77effff74d955de09506b7587db4e32a80f370816c4d213b93c",
+    "2024": "bda48cf674ef4deebb6be8bdb67e055e4d302c960294b958201f638b140c1893",
+    "2020": "fb20ee353dfed40eddb8530ded5fb6424e1e40c3d4906e480a2ed3bf2bea6293",
 }
 UNSTABLE_EXTENSIONS = (".pqt", ".cbin", ".ch", ".zip")
 
@@ -320,28 +320,51 @@ def test_files_readers_do_not_read(both):
 # -- ground truth ------------------------------------------------------------------------------
 
 
-def test_spike_samples_map_to_times_through_the_sync_file(session):
-    sync = np.load(session.path / "raw_ephys_data/probe00/_spikeglx_ephysData_g0_t0.imec0.sync.npy")
-    stamps = np.load(session.path / "raw_ephys_data/probe00/_spikeglx_ephysData_g0_t0.imec0.timestamps.npy")
-    np.testing.assert_allclose(stamps[:, 0] / 30000.0, sync[:, 0])
-    meta = _meta(session.path / "raw_ephys_data/probe00/_spikeglx_ephysData_g0_t0.imec0.ap.meta")
-    fs = float(meta["imSampRate"])
-    checked = 0
-    for truth in session.sortings.values():
-        if truth.samples is None:
-            continue
-        folder = session.path / truth.collection
-        samples = np.load(folder / "spikes.samples.npy")
-        times = np.load(folder / "spikes.times.npy")
-        np.testing.assert_allclose(np.interp(samples / fs, sync[:, 0], sync[:, 1]), times, rtol=0, atol=1e-9)
-        checked += 1
-    assert checked >= 1
-    # the probe's sync fronts are the nidq's imec_sync fronts on the probe clock
-    probe = session.sync["probe00"]
+def _check_probe_clocks(session) -> int:
+    """spikes.samples / fs, mapped by each probe's sync file, give spikes.times; returns sortings checked."""
     nidq = session.sync["nidq"]
     on_nidq = nidq["times"][nidq["channels"] == testing_ibl.NIDQ_LINES["imec_sync"]]
-    np.testing.assert_allclose(np.interp(probe["times"], sync[:, 0], sync[:, 1]), on_nidq, atol=1e-5)
-    assert sync[0, 1] - sync[0, 0] == pytest.approx(testing_ibl.PROBE_OFFSET, abs=1e-3)
+    checked = 0
+    for index, probe in enumerate(session.probes):
+        stem = session.path / f"raw_ephys_data/{probe}/_spikeglx_ephysData_g0_t0.imec{index}"
+        sync = np.load(f"{stem}.sync.npy")
+        stamps = np.load(f"{stem}.timestamps.npy")
+        fs = float(_meta(Path(f"{stem}.ap.meta"))["imSampRate"])
+        np.testing.assert_allclose(stamps[:, 0] / fs, sync[:, 0])
+        for truth in session.sortings.values():
+            if truth.samples is None or not truth.collection.startswith(f"alf/{probe}"):
+                continue
+            folder = session.path / truth.collection
+            samples = np.load(folder / "spikes.samples.npy")
+            times = np.load(folder / "spikes.times.npy")
+            expected = np.interp(samples / fs, sync[:, 0], sync[:, 1])
+            np.testing.assert_allclose(expected, times, rtol=0, atol=1e-9)
+            checked += 1
+        # the probe's sync fronts are the nidq's imec_sync fronts on the probe clock
+        fronts = np.load(session.path / f"raw_ephys_data/{probe}/_spikeglx_sync.times.{probe}.npy")
+        np.testing.assert_allclose(np.interp(fronts, sync[:, 0], sync[:, 1]), on_nidq, atol=1e-5)
+        offset, _ = testing_ibl.PROBE_CLOCKS[probe]
+        assert sync[0, 1] - sync[0, 0] * (1 + testing_ibl.PROBE_CLOCKS[probe][1]) == pytest.approx(
+            offset, abs=1e-5
+        )
+    return checked
+
+
+def test_spike_samples_map_to_times_through_the_sync_file(session):
+    assert _check_probe_clocks(session) == (1 if session.layout == "2024" else 2)
+
+
+def test_two_probes_two_clocks(tmp_path):
+    s = make_ibl_session(tmp_path, "2024", probes=2)
+    assert s.probes == ("probe00", "probe01")
+    assert _check_probe_clocks(s) == 2
+    assert not np.array_equal(s.probe_sync["probe00"][:, 0], s.probe_sync["probe01"][:, 0])
+    assert "raw_ephys_data/probe01/_spikeglx_ephysData_g0_t0.imec1.ap.cbin" in s.rel_paths
+    assert "alf/probe01/iblsorter/waveforms.channels.npz" in s.rel_paths
+    description = json.loads((s.path / "alf/probes.description.json").read_text())
+    assert [d["label"] for d in description] == ["probe00", "probe01"]
+    with pytest.raises(ValueError, match="probes"):
+        make_ibl_session(tmp_path, "2020", probes=2)
 
 
 def test_camera_times_are_nidq_rising_fronts(session):
