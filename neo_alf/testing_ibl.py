@@ -1072,10 +1072,8 @@ class _Writer:
             f"{c}/_phy_spikes_subset.waveforms.npy",
             templates[clusters[subset]].astype(np.float64) * (0.9 + 0.2 * r.uniform(n_sub))[:, None, None],
         )
-        self.pqt(
-            f"{c}/clusters.metrics.pqt",
-            _metrics(r, clusters, n_clu, cluster_amps, peak_channel, cluster_depths, times),
-        )
+        metrics = _metrics(r, clusters, n_clu, cluster_amps, peak_channel, cluster_depths, times)
+        self.pqt(f"{c}/clusters.metrics.pqt", metrics)
         if kind == "ks2":
             return
         # atlas positions of the channels (IBL's Allen CCF 2017 ids, mlapdv in um)
@@ -1095,11 +1093,19 @@ class _Writer:
         self.npy(f"{c}/drift.um.npy", r.normal(n_drift * 20).reshape(n_drift, 20))
         self.npy(f"{c}/drift_depths.um.npy", np.arange(20) * 200.0 + 100.0)
         self.waveforms(c, r, clusters, samples, peak_channel, n_clu)
-        passing = pd.DataFrame(
-            {"spike_id": np.flatnonzero(amps > 50e-6)[:: max(1, n_spk // 5000)].astype(np.int64)}
+        # ibllib's compute_cell_qc: the spikes of clusters that pass every QC criterion, narrower dtypes
+        passing = (metrics["bitwise_fail"].to_numpy() == 0)[clusters]
+        table = pd.DataFrame(
+            {
+                "amps": amps[passing].astype(np.float32),
+                "clusters": clusters[passing].astype(np.uint16),
+                "depths": depths[passing].astype(np.float32),
+                "samples": samples[passing],
+                "templates": clusters[passing].astype(np.uint16),
+                "times": times[passing],
+            }
         )
-        passing["clusters"] = clusters[passing["spike_id"].to_numpy()]
-        self.pqt(f"{c}/passingSpikes.table.pqt", passing)
+        self.pqt(f"{c}/passingSpikes.table.pqt", table)
 
     def waveforms(self, c: str, r: _Stream, clusters, samples, peak_channel, n_clu: int) -> None:
         """ibl-neuropixel's ``extract_wfs_cbin`` outputs (data version 2): rows differ by design."""

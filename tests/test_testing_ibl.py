@@ -208,7 +208,13 @@ def test_iblsorter_objects_as_ibl_neuropixel_writes_them(both):
     assert channels.shape == (n_wf, 40)
     np.testing.assert_array_equal(truth.samples[np.searchsorted(truth.samples, wf["sample"])], wf["sample"])
     passing = pd.read_parquet(folder / "passingSpikes.table.pqt")
-    np.testing.assert_array_equal(truth.clusters[passing["spike_id"]], passing["clusters"])
+    good = clusters["metrics"]["bitwise_fail"].to_numpy() == 0
+    np.testing.assert_array_equal(good, clusters["metrics"]["label"].to_numpy() == 1)
+    keep = good[truth.clusters]
+    assert 0 < keep.sum() < truth.n_spikes
+    np.testing.assert_array_equal(passing["times"], truth.times[keep])
+    np.testing.assert_array_equal(passing["clusters"], truth.clusters[keep])
+    assert passing["clusters"].dtype == np.uint16 and passing["amps"].dtype == np.float32
 
 
 def test_camera_times_are_longer_than_dlc(session):
