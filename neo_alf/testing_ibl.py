@@ -45,15 +45,17 @@ import argparse
 import hashlib
 import io
 import json
-import tarfile
 import tempfile
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from neo_alf import _ibl_contents as files
+from neo_alf._splitmix import Stream as _Stream
+from neo_alf._splitmix import piecewise as _piecewise
 
 __all__ = [
     "FIXTURE_REL_PATHS",
@@ -269,72 +271,6 @@ FIXTURE_REL_PATHS: tuple[str, ...] = (
     "spontaneous.intervals.npy",
 )
 """tuple: the 153 distinct rel_paths of ONE-api 3.6.1's fixture (a test checks them against the file)."""
-
-# ---------------------------------------------------------------------------------------------
-# Deterministic numbers: splitmix64 on a counter, exact arithmetic only.
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _mix(z: np.ndarray) -> np.ndarray:
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-class _Stream:
-    """A named stream of 64-bit hashes: the same (seed, name) always gives the same numbers."""
-
-    def __init__(self, seed: int, name: str):
-        digest = hashlib.sha256(f"{seed}:{name}".encode()).digest()
-        self.key = np.uint64(int.from_bytes(digest[:8], "little"))
-        self.count = 0
-
-    def bits(self, n: int) -> np.ndarray:
-        counter = np.arange(self.count, self.count + n, dtype=np.uint64)
-        self.count += n
-        with np.errstate(over="ignore"):
-            return _mix(counter * _GOLDEN + self.key)
-
-    def uniform(self, n: int, low: float = 0.0, high: float = 1.0) -> np.ndarray:
-        u = (self.bits(n) >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
-        return low + (high - low) * u
-
-    def integers(self, n: int, low: int, high: int) -> np.ndarray:
-        """Integers in [low, high) (the modulo bias is below 1e-9 for the ranges used here)."""
-        return (self.bits(n) % np.uint64(high - low)).astype(np.int64) + low
-
-    def normal(self, n: int) -> np.ndarray:
-        """Approximately standard normal: centred sum of 12 uniforms (exact arithmetic)."""
-        return self.uniform(12 * n).reshape(n, 12).sum(axis=1) - 6.0
-
-    def choice(self, n: int, values, p=None) -> np.ndarray:
-        values = np.asarray(values)
-        if p is None:
-            return values[self.integers(n, 0, len(values))]
-        edges = np.cumsum(np.asarray(p, dtype=np.float64))
-        index = np.searchsorted(edges / edges[-1], self.uniform(n), side="right")
-        return values[np.minimum(index, len(values) - 1)]
-
-    def uuids(self, n: int) -> list[str]:
-        hi, lo = self.bits(n), self.bits(n)
-        out = []
-        for a, b in zip(hi.tolist(), lo.tolist(), strict=True):
-            value = (a << 64) | b
-            value &= ~(0xF000 << 64)
-            value |= 0x4000 << 64  # version 4
-            value &= ~(0xC000 << 48)
-            value |= 0x8000 << 48  # RFC 4122 variant
-            h = f"{value:032x}"
-            out.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
-        return out
-
-
-def _piecewise(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
-    """Linear interpolation written out (np.interp's formula has changed between versions)."""
-    i = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 2)
-    return fp[i] + (x - xp[i]) * ((fp[i + 1] - fp[i]) / (xp[i + 1] - xp[i]))
-
 
 # ---------------------------------------------------------------------------------------------
 # Ground truth
@@ -658,7 +594,7 @@ class _Writer:
             )
             self.text(
                 "_ibl_experiment.description.yaml",
-                _EXPERIMENT_YAML.replace("{probes}", probes),
+                files.EXPERIMENT_YAML.replace("{probes}", probes),
                 not_read=True,
             )
             self.npy("alf/licks.times.npy", self.licks)
@@ -668,12 +604,12 @@ class _Writer:
                 self.sorting(f"alf/{probe}/iblsorter", probe, kind="iblsorter")
                 self.text(
                     f"alf/{probe}/iblsorter/_ibl_log.info_iblsorter.log",
-                    _log_text(self.rng(f"log{suffix}")),
+                    files.log_text(self.rng(f"log{suffix}")),
                     not_read=True,
                 )
                 self.binary(
                     f"spike_sorters/iblsorter/{probe}/_kilosort_raw.output.tar",
-                    _tar_bytes(self.rng(f"tar{suffix}")),
+                    files.tar_bytes(self.rng(f"tar{suffix}")),
                 )
         else:
             self.sorting("alf/probe00", "probe00", kind="ks2")
@@ -1020,7 +956,7 @@ class _Writer:
         order = np.lexsort((clusters, samples))
         samples, clusters = samples[order], clusters[order].astype(np.int32)
         times = self.probe_to_session(samples / FS_AP, probe)
-        geometry = _np1_geometry(n_ch)
+        geometry = files.np1_geometry(n_ch)
         peak_channel = r.integers(n_clu, 0, n_ch)
         cluster_depths = geometry[peak_channel, 1].astype(np.float64)
         cluster_amps = 40e-6 + 260e-6 * r.uniform(n_clu)
@@ -1053,7 +989,7 @@ class _Writer:
         self.npy(f"{c}/clusters.peakToTrough.npy", 0.2 + 0.8 * r.uniform(n_clu))
         self.csv(f"{c}/clusters.uuids.csv", pd.DataFrame({"uuids": r.uuids(n_clu)}))
         wf_channels = (peak_channel[:, None] + np.arange(-16, 16)[None, :]).clip(0, n_ch - 1).astype(np.int32)
-        templates = _templates(r, n_clu, 82, 32)
+        templates = files.templates(r, n_clu, 82, 32)
         self.npy(f"{c}/clusters.waveforms.npy", templates)
         self.npy(f"{c}/clusters.waveformsChannels.npy", wf_channels)
         self.npy(f"{c}/templates.waveforms.npy", templates)
@@ -1062,7 +998,8 @@ class _Writer:
         self.npy(f"{c}/channels.localCoordinates.npy", geometry.astype(np.float64))
         self.npy(f"{c}/channels.rawInd.npy", np.arange(n_ch, dtype=np.int64))
         self.npy(
-            f"{c}/_kilosort_whitening.matrix.npy", _whitening(r, n_ch if kind != "iblsorter" else N_CHANNELS)
+            f"{c}/_kilosort_whitening.matrix.npy",
+            files.whitening(r, n_ch),
         )
         n_sub = min(n_spk, max(50, n_clu * 4))
         subset = np.sort(r.integers(n_sub, 0, n_spk)).astype(np.int64)
@@ -1072,7 +1009,7 @@ class _Writer:
             f"{c}/_phy_spikes_subset.waveforms.npy",
             templates[clusters[subset]].astype(np.float64) * (0.9 + 0.2 * r.uniform(n_sub))[:, None, None],
         )
-        metrics = _metrics(r, clusters, n_clu, cluster_amps, peak_channel, cluster_depths, times)
+        metrics = files.metrics(r, clusters, n_clu, cluster_amps, peak_channel, cluster_depths, times)
         self.pqt(f"{c}/clusters.metrics.pqt", metrics)
         if kind == "ks2":
             return
@@ -1130,13 +1067,13 @@ class _Writer:
         self.pqt(f"{c}/waveforms.table.pqt", table)
         traces = (r.normal(nwf * nc * 4).reshape(nwf, nc, 4).repeat(ns // 4, axis=2) * 10).astype(np.float16)
         self.npy(f"{c}/waveforms.traces.npy", traces)
-        self.npy(f"{c}/waveforms.templates.npy", _templates(r, n_clu, nc, ns).transpose(0, 2, 1).copy())
+        self.npy(f"{c}/waveforms.templates.npy", files.templates(r, n_clu, nc, ns).transpose(0, 2, 1).copy())
         neighbours = (peak_channel[clusters[index]][:, None] + np.arange(-20, 20)[None, :]).clip(
             0, N_CHANNELS - 1
         )
         buffer = io.BytesIO()
         np.savez(buffer, channels=neighbours.astype(np.int64))
-        self.binary(f"{c}/waveforms.channels.npz", _fixed_zip_dates(buffer.getvalue()), not_read=False)
+        self.binary(f"{c}/waveforms.channels.npz", files.fixed_zip_dates(buffer.getvalue()), not_read=False)
 
     def revision(self, collection: str, revision: str) -> None:
         """A newer run of the same sorting: re-synchronised spike times (shifted by 1.5 ms)."""
@@ -1160,7 +1097,7 @@ class _Writer:
         n_ch = 2 * N_CHANNELS
         n_clu = max(10, self.sc.n_clusters // 2)
         n_spk = max(2000, self.sc.n_spikes // 20)
-        geometry = _np1_geometry(N_CHANNELS)
+        geometry = files.np1_geometry(N_CHANNELS)
         self.npy("channels.probe.npy", np.repeat(np.arange(2, dtype=np.int64), N_CHANNELS))
         self.npy("channels.site.npy", np.tile(np.arange(N_CHANNELS, dtype=np.int64), 2))
         self.npy("channels.rawRow.npy", np.tile(np.arange(N_CHANNELS, dtype=np.int64), 2))
@@ -1180,7 +1117,7 @@ class _Writer:
         self.npy("clusters.peakChannel.npy", peak.astype(np.float64))
         self.npy("clusters.depths.npy", np.tile(geometry[:, 1], 2)[peak].astype(np.float64))
         self.npy("clusters._phy_annotation.npy", r.choice(n_clu, np.array([0, 1, 2, 3], dtype=np.int64)))
-        self.npy("clusters.templateWaveforms.npy", _templates(r, n_clu, 82, 32).astype(np.float64))
+        self.npy("clusters.templateWaveforms.npy", files.templates(r, n_clu, 82, 32).astype(np.float64))
         self.npy("clusters.waveformDuration.npy", 2e-4 + 8e-4 * r.uniform(n_clu))
         clusters = r.choice(n_spk, np.arange(n_clu, dtype=np.int64))
         times = np.sort(r.uniform(n_spk, 0.05, d - 0.05))
@@ -1257,7 +1194,7 @@ class _Writer:
                 data[:, :N_CHANNELS] = noise.reshape(n, 8)[:, np.arange(N_CHANNELS) % 8]
                 data[:, :N_CHANNELS] += (np.arange(N_CHANNELS, dtype=np.int16) % 5)[None, :]
                 data[:, N_CHANNELS] = self._sync_word(fronts, n, fs, {PROBE_SYNC_LINE: PROBE_SYNC_LINE})
-                meta = _imec_meta(band, n, fs, self.new, index)
+                meta = files.imec_meta(band, n, fs, self.new, index)
                 self._spikeglx(tmp, f"{base}.{band}", data, fs, meta, mtscomp)
         self.qc_files(folder, self.rng(f"qc/{probe}"))
 
@@ -1283,7 +1220,7 @@ class _Writer:
         data[:, 8] = self._sync_word(fronts, n, FS_NIDQ, {v: v for v in NIDQ_LINES.values() if v < 16})
         with tempfile.TemporaryDirectory() as tmp:
             stem = "raw_ephys_data/_spikeglx_ephysData_g0_t0.nidq"
-            self._spikeglx(tmp, stem, data, FS_NIDQ, _nidq_meta(n), mtscomp)
+            self._spikeglx(tmp, stem, data, FS_NIDQ, files.nidq_meta(n, FS_NIDQ), mtscomp)
 
     def _sync_word(self, fronts: dict, n: int, fs: float, lines: dict[int, int]) -> np.ndarray:
         """The digital word of the first ``n`` samples: bit ``line`` high between a rise and a fall."""
@@ -1384,7 +1321,7 @@ class _Writer:
         self.not_read.discard(f"{folder}/_iblrig_taskData.raw.jsonable")
         self.json(
             f"{folder}/_iblrig_taskSettings.raw.json",
-            _task_settings(self.s, "_iblrig_tasks_ephysChoiceWorld"),
+            files.task_settings(self.s, "_iblrig_tasks_ephysChoiceWorld"),
         )
         self.text(
             f"{folder}/_iblrig_ambientSensorData.raw.jsonable",
@@ -1401,10 +1338,10 @@ class _Writer:
             ),
         )
         self._encoder_files(folder, r, n)
-        self.binary(f"{folder}/_iblrig_codeFiles.raw.zip", _zip_bytes({"task.py": "# iblrig task\n"}))
-        self.binary(f"{folder}/_iblrig_micData.raw.flac", _flac_bytes())
-        self.csv(f"{folder}/_iblrig_stimPositionScreen.raw.csv", _stim_position(r, n), index=False)
-        self.csv(f"{folder}/_iblrig_syncSquareUpdate.raw.csv", _sync_square(r, n), index=False)
+        self.binary(f"{folder}/_iblrig_codeFiles.raw.zip", files.zip_bytes({"task.py": "# iblrig task\n"}))
+        self.binary(f"{folder}/_iblrig_micData.raw.flac", files.flac_bytes())
+        self.csv(f"{folder}/_iblrig_stimPositionScreen.raw.csv", files.stim_position(r, n), index=False)
+        self.csv(f"{folder}/_iblrig_syncSquareUpdate.raw.csv", files.sync_square(r, n), index=False)
 
     def _encoder_files(self, folder: str, r: _Stream, n: int, empty_events: bool = False) -> None:
         date = self.s.date
@@ -1432,11 +1369,11 @@ class _Writer:
         r = self.rng("rawpassive")
         self.json(
             f"{folder}/_iblrig_taskSettings.raw.json",
-            _task_settings(self.s, "_iblrig_tasks_ephys_certification"),
+            files.task_settings(self.s, "_iblrig_tasks_ephys_certification"),
         )
         self._encoder_files(folder, r, 10, empty_events=True)
-        self.csv(f"{folder}/_iblrig_stimPositionScreen.raw.csv", _stim_position(r, 10), index=False)
-        self.csv(f"{folder}/_iblrig_syncSquareUpdate.raw.csv", _sync_square(r, 10), index=False)
+        self.csv(f"{folder}/_iblrig_stimPositionScreen.raw.csv", files.stim_position(r, 10), index=False)
+        self.csv(f"{folder}/_iblrig_syncSquareUpdate.raw.csv", files.sync_square(r, 10), index=False)
         # receptive-field-mapping frames: 15 x 15 pixels of uint8 per frame
         n = self.s.passive["alf/task_01" if self.new else "alf"]["rfm_times"].size
         self.binary(
@@ -1449,7 +1386,7 @@ class _Writer:
         r = self.rng("video")
         for label, times in self.s.cameras["alf"].items():
             stem = f"{folder}/_iblrig_{label}Camera"
-            self.binary(f"{stem}.raw.mp4", _MP4_HEADER)
+            self.binary(f"{stem}.raw.mp4", files.MP4_HEADER)
             n = times.size
             count = np.arange(n, dtype=np.float64) + 17
             gpio = np.where((np.arange(n) // 30) % 2 == 0, 0, 1 << 28).astype(np.float64)
@@ -1469,285 +1406,10 @@ class _Writer:
                 ]
                 self.text(f"{stem}.timestamps.ssv", "\n".join(stamps) + "\n", not_read=True)
         self.binary(
-            f"{folder}/_iblrig_videoCodeFiles.raw.zip", _zip_bytes({"camera_setup.bonsai": "<Workflow/>\n"})
+            f"{folder}/_iblrig_videoCodeFiles.raw.zip",
+            files.zip_bytes({"camera_setup.bonsai": "<Workflow/>\n"}),
         )
         del r
-
-
-# ---------------------------------------------------------------------------------------------
-# Contents helpers
-
-
-def _np1_geometry(n: int) -> np.ndarray:
-    """Neuropixels 1.0 site positions (x, y) in um: checkerboard 43/11/59/27, 20 um rows."""
-    i = np.arange(n)
-    x = np.array([43, 11, 59, 27])[i % 4]
-    y = 20 * (i // 2) + 20
-    return np.c_[x, y].astype(np.int64)
-
-
-def _templates(r: _Stream, n: int, ns: int, nc: int) -> np.ndarray:
-    """Spike-like templates (n, ns, nc), float32: a polynomial trough then a peak, decaying over channels."""
-    t = np.arange(ns, dtype=np.float64) / ns
-    trough = np.where(t < 0.5, -((t * 2) ** 2) * (1 - t * 2) * 6.75, (t * 2 - 1) * (2 - t * 2) * 1.5)
-    spread = 1.0 / (1.0 + ((np.arange(nc) - nc / 2) / 3.0) ** 2)
-    amp = 50 + 150 * r.uniform(n)
-    return (amp[:, None, None] * trough[None, :, None] * spread[None, None, :]).astype(np.float32)
-
-
-def _whitening(r: _Stream, n: int) -> np.ndarray:
-    m = 0.001 * r.uniform(n * n).reshape(n, n)
-    return (m + m.T) / 2 + np.eye(n)
-
-
-def _metrics(r: _Stream, clusters, n_clu, amps, channels, depths, times):
-    """``clusters.metrics.pqt`` as brainbox's quality metrics write it (a subset of columns)."""
-    import pandas as pd
-
-    counts = np.bincount(clusters, minlength=n_clu)
-    duration = float(times[-1] - times[0]) if times.size else 1.0
-    label = r.choice(n_clu, [0.0, 1 / 3, 2 / 3, 1.0])
-    return pd.DataFrame(
-        {
-            "cluster_id": np.arange(n_clu, dtype=np.int64),
-            "amp_max": amps * 1.2,
-            "amp_min": amps * 0.8,
-            "amp_median": amps,
-            "amp_std_dB": 1 + r.uniform(n_clu),
-            "contamination": r.uniform(n_clu) * 0.2,
-            "contamination_alt": r.uniform(n_clu) * 0.2,
-            "drift": r.uniform(n_clu) * 50,
-            "missed_spikes_est": r.uniform(n_clu) * 0.1,
-            "noise_cutoff": r.uniform(n_clu) * 5,
-            "presence_ratio": r.uniform(n_clu),
-            "presence_ratio_std": r.uniform(n_clu),
-            "slidingRP_viol": (r.uniform(n_clu) < 0.5).astype(np.float64),
-            "spike_count": counts.astype(np.float64),
-            "firing_rate": counts / duration,
-            "label": label,
-            "ks2_contamination_pct": r.uniform(n_clu) * 100,
-            "ks2_label": r.choice(n_clu, np.array(["good", "mua"], dtype=object)),
-            "bitwise_fail": np.where(label == 1.0, 0, 1 + r.integers(n_clu, 0, 7)).astype(np.int64),
-            "depths": depths,
-            "channels": channels.astype(np.int64),
-        }
-    )
-
-
-def _stim_position(r: _Stream, n: int):
-    import pandas as pd
-
-    return pd.DataFrame(
-        {
-            "contrast": r.choice(n, [0.0625, 0.125, 0.25, 1.0]),
-            "position": r.choice(n, [-35, 35]),
-            "bns_ts": [f"2024-03-14T10:00:{i % 60:02d}.{1000000 + i:07d}+01:00" for i in range(n)],
-        }
-    )
-
-
-def _sync_square(r: _Stream, n: int):
-    import pandas as pd
-
-    return pd.DataFrame(
-        {
-            "state": np.arange(2 * n) % 2,
-            "bns_ts": [f"2024-03-14T10:00:{i % 60:02d}.{2000000 + i:07d}+01:00" for i in range(2 * n)],
-        }
-    )
-
-
-def _task_settings(session: IblSession, task: str) -> dict:
-    return {
-        "IBLRIG_VERSION_TAG": "8.12.10" if session.layout == "2024" else "6.4.2",
-        "PYBPOD_PROTOCOL": task,
-        "SUBJECT_NAME": session.subject,
-        "SESSION_DATE": session.date,
-        "SESSION_NUMBER": session.number,
-        "PYBPOD_BOARD": "_iblrig_mainenlab_behavior_0",
-        "SESSION_START_TIME": f"{session.date}T10:00:00.000000",
-        "STIM_GAIN": 4.0,
-        "RE_TTL_CLOCK": 1,
-    }
-
-
-def _imec_meta(band: str, n: int, fs: float, geom_map: bool, index: int = 0) -> str:
-    """SpikeGLX ``.meta`` of a Neuropixels 1.0 probe (one band), as SpikeGLX 20190327+ writes it."""
-    ap = band == "ap"
-    chans = [f"({'AP' if ap else 'LF'}{i};{i if ap else i + 384}:{i if ap else i + 384})" for i in range(384)]
-    imro = "".join(f"({i} 0 0 500 250 1)" for i in range(384))
-    lines = [
-        "acqApLfSy=384,384,1",
-        "appVersion=20230411",
-        "fileCreateTime=2024-03-14T10:00:00",
-        f"fileName=D:/iblrig_data/Subjects/CSHL071/_spikeglx_ephysData_g0_t0.imec{index}.{band}.bin",
-        "fileSHA1={sha1}",
-        "fileSizeBytes={size}",
-        f"fileTimeSecs={n / fs:.6f}",
-        "firstSample=0",
-        "gateMode=Immediate",
-        "imAiRangeMax=0.6",
-        "imAiRangeMin=-0.6",
-        "imDatApi=3.62.1",
-        "imDatBs_fw=2.0.137",
-        "imDatBsc_fw=3.2.176",
-        "imDatBsc_pn=NP2_QBSC_00",
-        "imDatBsc_sn=394",
-        "imDatFx_hw=1.2",
-        "imDatFx_pn=NP2_FLEX_0",
-        "imDatHs_pn=NP2_HS_30",
-        "imDatHs_sn=2103",
-        "imDatPrb_dock=1",
-        "imDatPrb_pn=PRB_1_4_0480_1",
-        "imDatPrb_port=1",
-        "imDatPrb_slot=2",
-        "imDatPrb_sn=18194824401",
-        "imDatPrb_type=0",
-        "imLEDEnable=false",
-        "imMaxInt=512",
-        "imRoFile=",
-        f"imSampRate={fs:g}",
-        "imTrgRising=true",
-        "imTrgSource=0",
-        "nSavedChans=385",
-        "snsApLfSy=384,0,1" if ap else "snsApLfSy=0,384,1",
-        "snsSaveChanSubset=0:383,768" if ap else "snsSaveChanSubset=384:767,768",
-        "syncImInputSlot=2",
-        "syncSourceIdx=0",
-        "syncSourcePeriod=1",
-        "trigMode=Immediate",
-        "typeImEnabled=1",
-        "typeNiEnabled=1",
-        "typeObEnabled=0",
-        "typeThis=imec",
-        "userNotes=",
-        f"~imroTbl=(0,384){imro}",
-        "~snsChanMap=(384,384,1)" + "".join(chans) + ("(SY0;768:768)"),
-    ]
-    if geom_map:
-        g = _np1_geometry(384)
-        lines.append("~snsGeomMap=(PRB_1_4_0480_1,1,0,70)" + "".join(f"(0:{x}:{y}:1)" for x, y in g))
-    else:
-        lines.append("~snsShankMap=(1,2,480)" + "".join(f"(0:{i % 2}:{i // 2}:1)" for i in range(384)))
-    return "\n".join(lines) + "\n"
-
-
-def _nidq_meta(n: int) -> str:
-    lines = [
-        "acqMnMaXaDw=0,0,8,1",
-        "appVersion=20230411",
-        "fileCreateTime=2024-03-14T10:00:00",
-        "fileName=D:/iblrig_data/Subjects/CSHL071/_spikeglx_ephysData_g0_t0.nidq.bin",
-        "fileSHA1={sha1}",
-        "fileSizeBytes={size}",
-        f"fileTimeSecs={n / FS_NIDQ:.6f}",
-        "firstSample=0",
-        "gateMode=Immediate",
-        "niAiRangeMax=5",
-        "niAiRangeMin=-5",
-        "niAiTermination=Default",
-        "niClockLine1=Internal",
-        "niClockSource=PXI1Slot5_2 : 30000",
-        "niDev1=PXI1Slot5_2",
-        "niDev1ProductName=PXI-6341",
-        "niMAChans1=",
-        "niMAGain=1",
-        "niMNChans1=",
-        "niMNGain=200",
-        "niMaxInt=32768",
-        "niStartEnable=false",
-        f"niSampRate={FS_NIDQ:g}",
-        "niXAChans1=0:7",
-        "niXDBytes1=1",
-        "niXDChans1=0:7",
-        "nSavedChans=9",
-        "snsMnMaXaDw=0,0,8,1",
-        "snsSaveChanSubset=all",
-        "syncNiChan=3",
-        "syncNiChanType=0",
-        "syncSourceIdx=0",
-        "syncSourcePeriod=1",
-        "trigMode=Immediate",
-        "typeImEnabled=1",
-        "typeNiEnabled=1",
-        "typeThis=nidq",
-        "userNotes=",
-        "~snsChanMap=(0,0,8,1,1)" + "".join(f"(XA{i};{i}:{i})" for i in range(8)) + "(XD0;8:8)",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-_EXPERIMENT_YAML = """\
-devices:
-  cameras:
-    body: {collection: raw_video_data, sync_label: audio}
-    left: {collection: raw_video_data, sync_label: audio}
-    right: {collection: raw_video_data, sync_label: audio}
-  neuropixel:
-{probes}procedures: [Ephys recording with acute probe(s)]
-projects: [ibl_neuropixel_brainwide_01]
-sync:
-  nidq: {collection: raw_ephys_data, extension: bin, acquisition_software: spikeglx}
-tasks:
-- _iblrig_tasks_ephysChoiceWorld: {collection: raw_behavior_data, sync_label: bpod}
-- _iblrig_tasks_passiveChoiceWorld: {collection: raw_passive_data, sync_label: bpod}
-version: 1.0.0
-"""
-
-# ftyp + free + empty mdat boxes: the first bytes of an ISO base media (mp4) file
-_MP4_HEADER = (
-    b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41\x00\x00\x00\x08free\x00\x00\x00\x08mdat"
-)
-
-_FIXED_DATE = (2024, 3, 14, 10, 0, 0)
-
-
-def _zip_bytes(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, content in files.items():
-            z.writestr(zipfile.ZipInfo(name, date_time=_FIXED_DATE), content)
-    return buffer.getvalue()
-
-
-def _fixed_zip_dates(content: bytes) -> bytes:
-    """Rewrite a zip (``np.savez``) with fixed member dates, so that its bytes do not depend on the clock."""
-    src = zipfile.ZipFile(io.BytesIO(content))
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as z:
-        for info in src.infolist():
-            z.writestr(zipfile.ZipInfo(info.filename, date_time=_FIXED_DATE), src.read(info.filename))
-    return buffer.getvalue()
-
-
-def _tar_bytes(r: _Stream) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for name, content in (
-            ("spike_times.npy", r.integers(64, 0, 1000).tobytes()),
-            ("params.py", b"dat_path = 'continuous.dat'\nn_channels_dat = 385\n"),
-        ):
-            info = tarfile.TarInfo(name)
-            info.size = len(content)
-            info.mtime = 1710410400
-            tar.addfile(info, io.BytesIO(content))
-    return buffer.getvalue()
-
-
-def _flac_bytes() -> bytes:
-    """A FLAC stream with only its STREAMINFO block (200 kHz, mono, 16 bit, no samples)."""
-    rate, channels, bits = 200000, 1, 16
-    packed = (rate << 44) | ((channels - 1) << 41) | ((bits - 1) << 36)  # total samples 0
-    info = (4096).to_bytes(2, "big") * 2 + (0).to_bytes(3, "big") * 2 + packed.to_bytes(8, "big") + bytes(16)
-    return b"fLaC" + bytes([0x80]) + len(info).to_bytes(3, "big") + info
-
-
-def _log_text(r: _Stream) -> str:
-    return (
-        "\x1b[0m15:39:37.919 [I] ibl:90               Starting Pykilosort version ibl_1.8.0\x1b[0m\n"
-        "15:39:38.001 [I] main:120   Loaded raw data with 385 channels\n"
-        f"15:52:12.113 [I] main:350   Found {int(r.integers(1, 300, 600)[0])} clusters\n"
-    )
 
 
 # ---------------------------------------------------------------------------------------------
