@@ -898,6 +898,8 @@ class _Writer:
             "rfm_times": rfm_times,
             "stims": stims,
         }
+        for column in stims.columns:
+            self.s.nan_rows[f"{collection}/passiveStims.{column}"] = np.flatnonzero(stims[column].isna())
         self.span.extend([t_start, t_stop])
 
     def probe_files(self, collection: str) -> None:

@@ -236,6 +236,11 @@ def test_passive_tables(session):
     periods = pd.read_csv(session.path / collection / "_ibl_passivePeriods.intervalsTable.csv", index_col=0)
     assert list(periods.index) == ["start", "stop"]
     assert "spontaneousActivity" in periods.columns
+    stims = one_alfio.load_object(session.path / collection, "passiveStims")
+    for column in ("valveOn", "toneOn", "noiseOff"):
+        rows = session.nan_rows[f"{collection}/passiveStims.{column}"]
+        np.testing.assert_array_equal(np.flatnonzero(np.isnan(stims[column])), rows)
+        assert 0 < rows.size < stims[column].size
 
 
 # -- raw data ----------------------------------------------------------------------------------
