@@ -339,6 +339,8 @@ class IblSession:
         ``{collection: {label: times}}``; ``dlc_rows`` gives the rows of the DLC tables.
     dlc_rows : dict
         ``{label: n}`` for the DLC / motion-energy datasets (3 fewer than the camera times).
+    licks : numpy.ndarray
+        ``licks.times`` (in ``alf/`` in 2024, at the session root in 2020).
     passive : dict
         ``{collection: {"gabor": DataFrame, "periods": DataFrame, "rfm_times": array}}``.
     sync : dict
@@ -372,6 +374,7 @@ class IblSession:
     wheel: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     cameras: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     dlc_rows: dict[str, int] = field(default_factory=dict)
+    licks: np.ndarray | None = None
     passive: dict[str, dict[str, Any]] = field(default_factory=dict)
     sync: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     probe_sync: dict[str, np.ndarray] = field(default_factory=dict)
@@ -779,6 +782,7 @@ class _Writer:
             ).ravel()
         )
         self.licks = licks
+        self.s.licks = licks
 
     def _trials_nan(self, collection: str, truth: dict) -> None:
         for k, v in truth.items():

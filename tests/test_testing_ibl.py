@@ -485,3 +485,15 @@ def test_bad_arguments(tmp_path):
         make_ibl_session(tmp_path, "2019")
     with pytest.raises(ValueError, match="scale"):
         make_ibl_session(tmp_path, "2024", scale="huge")
+
+
+def test_licks_follow_rewards(session):
+    rel = "alf/licks.times.npy" if session.layout == "2024" else "licks.times.npy"
+    licks = np.load(session.path / rel)
+    np.testing.assert_array_equal(licks, session.licks)
+    collection = "alf/task_00" if session.layout == "2024" else "alf"
+    t = session.trials[collection]
+    rewarded = t["feedback_times"][t["feedbackType"] == 1]
+    assert licks.size == 4 * rewarded.size
+    first = licks[np.searchsorted(licks, rewarded)]
+    assert np.all((first - rewarded > 0.05) & (first - rewarded < 0.07))
