@@ -44,7 +44,12 @@ class Stream:
 
     def normal(self, n: int) -> np.ndarray:
         """Approximately standard normal: centred sum of 12 uniforms (exact arithmetic)."""
-        return self.uniform(12 * n).reshape(n, 12).sum(axis=1) - 6.0
+        u = self.uniform(12 * n).reshape(n, 12)
+        # summed column by column: a fixed order (NumPy's pairwise reductions may change)
+        total = u[:, 0].copy()
+        for k in range(1, 12):
+            total += u[:, k]
+        return total - 6.0
 
     def choice(self, n: int, values, p=None) -> np.ndarray:
         values = np.asarray(values)

@@ -37,8 +37,8 @@ ONE_CANNOT_LOAD = {
 # NumPy versions (everything but parquet, which embeds the pyarrow version, and zlib outputs).
 # Regenerate on purpose with: python -c "from tests.test_testing_ibl import _print_digests; _print_digests()"
 DIGESTS = {
-    "2024": "bda48cf674ef4deebb6be8bdb67e055e4d302c960294b958201f638b140c1893",
-    "2020": "fb20ee353dfed40eddb8530ded5fb6424e1e40c3d4906e480a2ed3bf2bea6293",
+    "2024": "0e0dbf30f1b90f52560b762dbb578a00509f7bb39a3345bb31c417e3b8c64d3d",
+    "2020": "0a17f1e8a63b3143f4412c2f2c7a4ab2f37a4e534552ed2333d33c1cf55b5f88",
 }
 UNSTABLE_EXTENSIONS = (".pqt", ".cbin", ".ch", ".zip")
 
