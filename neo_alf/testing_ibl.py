@@ -327,8 +327,11 @@ class IblSession:
     rel_paths : tuple of str
         Every file written, relative to ``path``, sorted.
     not_read : tuple of str
-        The files an ALF reader is not expected to read (video, audio, archives, logs, yaml,
-        ``.bin`` without metadata, SpikeGLX file groups, empty files): ONE-api returns paths.
+        The files of types an ALF reader does not parse (issue 11's list): ``.mp4``, ``.flac``,
+        ``.zip``, ``.tar``, ``.yaml``, ``.log``, ``.bin`` without metadata, empty files. ONE-api
+        returns their paths (``.yaml`` it parses). ``.jsonable``, ``.npz``, ``.ssv`` are not in it.
+    spikeglx : tuple of str
+        The SpikeGLX file groups (``.cbin``, ``.ch``, ``.meta``), which need their own recogniser.
     trials : dict
         ``{collection: {attribute: array}}`` as ONE-api loads them (``intervals`` (n, 2)).
     nan_rows : dict
@@ -369,6 +372,7 @@ class IblSession:
     probes: tuple[str, ...] = ("probe00",)
     rel_paths: tuple[str, ...] = ()
     not_read: tuple[str, ...] = ()
+    spikeglx: tuple[str, ...] = ()
     trials: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     nan_rows: dict[str, np.ndarray] = field(default_factory=dict)
     wheel: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
@@ -527,6 +531,7 @@ def make_ibl_session(
     writer.write()
     session.rel_paths = tuple(sorted(writer.written))
     session.not_read = tuple(sorted(writer.not_read))
+    session.spikeglx = tuple(sorted(writer.spikeglx))
     session.span = (float(min(writer.span)), float(max(writer.span)))
     session.seconds = time.perf_counter() - t0
     return session
@@ -543,6 +548,7 @@ class _Writer:
         self.seed = seed
         self.written: set[str] = set()
         self.not_read: set[str] = set()
+        self.spikeglx: set[str] = set()
         self.span: list[float] = []
         self.new = session.layout == "2024"
 
@@ -1257,8 +1263,7 @@ class _Writer:
             chunk_duration=1.0,
         )
         self.text(f"{stem}.meta", meta)
-        for ext in ("cbin", "ch", "meta"):
-            self.not_read.add(f"{stem}.{ext}")
+        self.spikeglx.update(f"{stem}.{ext}" for ext in ("cbin", "ch", "meta"))
         key = stem.split("/")[-1].split(".", 1)[1]
         self.s.raw[key] = {
             "n_samples": data.shape[0],
@@ -1324,7 +1329,6 @@ class _Writer:
                 )
             )
         self.text(f"{folder}/_iblrig_taskData.raw.jsonable", "\n".join(lines) + "\n")
-        self.not_read.discard(f"{folder}/_iblrig_taskData.raw.jsonable")
         self.json(
             f"{folder}/_iblrig_taskSettings.raw.json",
             files.task_settings(self.s, "_iblrig_tasks_ephysChoiceWorld"),
@@ -1355,7 +1359,7 @@ class _Writer:
             f"{1000 * i} {int(k)} {date}T10:00:{i % 60:02d}.{1000000 + i:07d}+01:00"
             for i, k in enumerate(np.cumsum(r.choice(n * 20, [-1, 1])))
         ]
-        self.text(f"{folder}/_iblrig_encoderPositions.raw.ssv", "\n".join(pos) + "\n", not_read=True)
+        self.text(f"{folder}/_iblrig_encoderPositions.raw.ssv", "\n".join(pos) + "\n")
         if empty_events:
             self.binary(f"{folder}/_iblrig_encoderEvents.raw.ssv", b"")
         else:
@@ -1363,12 +1367,12 @@ class _Writer:
                 f"{5000 * i} {1 + i % 4} {date}T10:00:{i % 60:02d}.{1000000 + i:07d}+01:00"
                 for i in range(3 * n)
             ]
-            self.text(f"{folder}/_iblrig_encoderEvents.raw.ssv", "\n".join(events) + "\n", not_read=True)
+            self.text(f"{folder}/_iblrig_encoderEvents.raw.ssv", "\n".join(events) + "\n")
         info = [
             f"{i + 1} 35 1.0 0.1 0 4.0 7.0 0.0 {date}T10:00:{i % 60:02d}.{1000000 + i:07d}+01:00 "
             for i in range(n)
         ]
-        self.text(f"{folder}/_iblrig_encoderTrialInfo.raw.ssv", "\n".join(info) + "\n", not_read=True)
+        self.text(f"{folder}/_iblrig_encoderTrialInfo.raw.ssv", "\n".join(info) + "\n")
 
     def raw_passive(self) -> None:
         folder = "raw_passive_data"
@@ -1410,7 +1414,7 @@ class _Writer:
                     f"{self.s.date}T10:00:{int(t) % 60:02d}.{int((t % 1) * 1e7):07d}+00:00 {c}"
                     for t, c in zip(times.tolist(), cam_ts.tolist(), strict=True)
                 ]
-                self.text(f"{stem}.timestamps.ssv", "\n".join(stamps) + "\n", not_read=True)
+                self.text(f"{stem}.timestamps.ssv", "\n".join(stamps) + "\n")
         self.binary(
             f"{folder}/_iblrig_videoCodeFiles.raw.zip",
             files.zip_bytes({"camera_setup.bonsai": "<Workflow/>\n"}),

@@ -328,6 +328,23 @@ def test_files_readers_do_not_read(both):
         assert rel in s.not_read
 
 
+def test_not_read_and_spikeglx_lists(session):
+    not_parsed = (".mp4", ".flac", ".zip", ".tar", ".yaml", ".log", ".bin")
+    expected = {
+        rel
+        for rel in session.rel_paths
+        if rel.endswith(not_parsed) or (session.path / rel).stat().st_size == 0
+    }
+    assert set(session.not_read) == expected
+    assert set(session.spikeglx) == {p for p in session.rel_paths if p.endswith((".cbin", ".ch", ".meta"))}
+    assert len(session.spikeglx) == 9
+    assert not any(
+        p.endswith((".jsonable", ".npz", ".ssv", ".npy"))
+        for p in session.not_read
+        if "encoderEvents" not in p
+    )
+
+
 # -- ground truth ------------------------------------------------------------------------------
 
 
