@@ -35,7 +35,7 @@ version (pyarrow writes its version into the file); ``.cbin`` files for a given 
 
 Scales: ``"small"`` (tests: about 12 s of session, a few MB, well under 2 s to write) and
 ``"real"`` (the sizes of a real probe-hour for memory benchmarks: about 4.4 M
-``_spikeglx_sync`` fronts and 15 M spikes; about 0.7 GB on disk). The raw SpikeGLX recordings
+``_spikeglx_sync`` fronts and 15 M spikes; about 1.2 GB on disk). The raw SpikeGLX recordings
 are short in both scales (their ``.meta`` describes what was written).
 """
 
@@ -1079,7 +1079,7 @@ class _Writer:
         self.pqt(f"{c}/waveforms.table.pqt", table)
         traces = (r.normal(nwf * nc * 4).reshape(nwf, nc, 4).repeat(ns // 4, axis=2) * 10).astype(np.float16)
         self.npy(f"{c}/waveforms.traces.npy", traces)
-        self.npy(f"{c}/waveforms.templates.npy", files.templates(r, n_clu, nc, ns).transpose(0, 2, 1).copy())
+        self.npy(f"{c}/waveforms.templates.npy", files.templates(r, n_clu, ns, nc).transpose(0, 2, 1).copy())
         neighbours = (peak_channel[clusters[index]][:, None] + np.arange(-20, 20)[None, :]).clip(
             0, N_CHANNELS - 1
         )

@@ -37,7 +37,7 @@ ONE_CANNOT_LOAD = {
 # NumPy versions (everything but parquet, which embeds the pyarrow version, and zlib outputs).
 # Regenerate on purpose with: python -c "from tests.test_testing_ibl import _print_digests; _print_digests()"
 DIGESTS = {
-    "2024": "0e0dbf30f1b90f52560b762dbb578a00509f7bb39a3345bb31c417e3b8c64d3d",
+    "2024": "3c79b3938856a4385928928cf0df4e8cfb129140b88447d13f464c02c5493580",
     "2020": "0a17f1e8a63b3143f4412c2f2c7a4ab2f37a4e534552ed2333d33c1cf55b5f88",
 }
 UNSTABLE_EXTENSIONS = (".pqt", ".cbin", ".ch", ".zip")
@@ -203,6 +203,7 @@ def test_iblsorter_objects_as_ibl_neuropixel_writes_them(both):
     n_wf = wf["traces"].shape[0]
     assert wf["templates"].shape[0] == truth.n_clusters != n_wf  # rows differ by design
     assert wf["traces"].dtype == np.float16
+    assert wf["traces"].shape[1:] == wf["templates"].shape[1:] == (40, 128)  # (channels, samples)
     assert wf["cluster"].size == n_wf
     channels = np.load(folder / "waveforms.channels.npz", allow_pickle=False)["channels"]
     assert channels.shape == (n_wf, 40)
@@ -436,7 +437,7 @@ def test_small_scale_is_small_and_fast(tmp_path):
 
 
 def test_real_scale_sizes():
-    """The real scale's counts (files are not written here: 0.7 GB)."""
+    """The real scale's counts (files are not written here: 1.2 GB)."""
     real = testing_ibl._SCALES["real"]
     assert real.n_spikes == 15_000_000
     session = testing_ibl.IblSession(Path("/nonexistent"), "", "2024", "real", "", "", "", "")
