@@ -61,8 +61,8 @@ def _print_digests() -> None:  # pragma: no cover - maintenance helper
 
 
 @pytest.fixture(scope="module", params=LAYOUTS)
-def session(request, tmp_path_factory):
-    return make_ibl_session(tmp_path_factory.mktemp(f"ibl{request.param}"), request.param)
+def session(request, both):
+    return both[request.param]
 
 
 @pytest.fixture(scope="module")
@@ -426,7 +426,26 @@ def test_span_covers_spikes_and_events(session):
 # -- sizes, time, determinism ------------------------------------------------------------------
 
 
-def test_small_scale_is_small_and_fast(tmp_path):
+def test_small_scale_is_small_fast_and_free_of_numpy_random(tmp_path, monkeypatch):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("numpy.random used")
+
+    for name in (
+        "default_rng",
+        "RandomState",
+        "Generator",
+        "seed",
+        "random",
+        "uniform",
+        "normal",
+        "randint",
+        "choice",
+        "permutation",
+        "shuffle",
+        "rand",
+        "randn",
+    ):
+        monkeypatch.setattr(np.random, name, forbidden)
     # CPU time, not wall time: shared machines stretch the latter
     cpu = time.process_time()
     s = make_ibl_session(tmp_path, "2024")
@@ -450,9 +469,12 @@ def test_real_scale_sizes():
     assert small.n_spikes * 1000 < real.n_spikes * 1.0
 
 
-def test_scales_change_counts_not_layout(tmp_path):
-    a = make_ibl_session(tmp_path / "a", "2020")
-    assert a.sortings["alf/probe00"].n_spikes == testing_ibl._SCALES["small"].n_spikes
+def test_small_counts(both):
+    small = testing_ibl._SCALES["small"]
+    assert both["2020"].sortings["alf/probe00"].n_spikes == small.n_spikes
+    assert both["2024"].sortings["alf/probe00/iblsorter"].n_spikes == small.n_spikes
+    assert both["2024"].sortings["alf/probe00/iblsorter"].n_clusters == small.n_clusters
+    assert both["2024"].span[1] < small.duration
 
 
 def test_same_arguments_same_bytes(both, tmp_path):
@@ -474,16 +496,6 @@ def test_bytes_match_the_recorded_digests(both):
         if not DIGESTS[layout]:
             pytest.skip("digests not recorded")
         assert _stable_digest(s) == DIGESTS[layout], layout
-
-
-def test_no_numpy_random_generator_is_used(monkeypatch, tmp_path):
-    def forbidden(*args, **kwargs):
-        raise AssertionError("numpy.random used")
-
-    monkeypatch.setattr(np.random, "default_rng", forbidden)
-    monkeypatch.setattr(np.random, "RandomState", forbidden)
-    monkeypatch.setattr(np.random, "seed", forbidden)
-    make_ibl_session(tmp_path, "2024")
 
 
 def test_stream_numbers_are_fixed():
