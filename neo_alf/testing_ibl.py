@@ -345,18 +345,22 @@ class IblSession:
     licks : numpy.ndarray
         ``licks.times`` (in ``alf/`` in 2024, at the session root in 2020).
     passive : dict
-        ``{collection: {"gabor": DataFrame, "periods": DataFrame, "rfm_times": array}}``.
+        ``{collection: {"gabor", "periods", "stims": DataFrame, "rfm_times": array}}``.
     sync : dict
-        ``{"nidq": {"times", "channels", "polarities"}, "probe00": {...}}`` fronts as written.
+        ``{"nidq": {"times", "channels", "polarities"}, "probe00": {...}, ...}``: the fronts as
+        written (nidq in session seconds on ibllib's 3B lines :data:`NIDQ_LINES`; each probe on its
+        own clock, line 6).
     probe_sync : dict
-        ``{"probe00": (n, 2) array}``: probe seconds -> session seconds (``.imec0.sync.npy``).
+        ``{"probe00": (n, 2) array, ...}``: probe seconds -> session seconds (``.imecN.sync.npy``).
     sortings : dict
-        ``{collection: SortingTruth}`` for every collection with a ``spikes`` object.
+        ``{collection: SortingTruth}`` for every collection with a ``spikes`` object (``""`` is
+        the session root; revisions as ``"alf/probe00/pykilosort/#2021-03-10#"``).
     raw : dict
-        ``{"probe00.ap": {"n_samples", "n_channels", "fs", "data_sha256"}, ...}`` for the
-        SpikeGLX recordings (``data_sha256`` of the int16 samples before compression).
+        ``{"imec0.ap": {"n_samples", "n_channels", "fs", "data_sha256"}, "imec0.lf": ...,
+        "nidq": ...}`` for the SpikeGLX recordings (``data_sha256`` of the int16 samples before
+        compression; the last channel is the digital sync word).
     span : tuple of float
-        (first, last) time of every event, sample and spike written, in session seconds.
+        (first, last) time of every event, frame, front and spike written, in session seconds.
     seconds : float
         Time taken to write.
     """
