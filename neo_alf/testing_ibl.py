@@ -64,6 +64,7 @@ __all__ = [
     "SortingTruth",
     "fixture_rel_paths",
     "make_ibl_session",
+    "write_one_cache",
 ]
 
 LAYOUTS = ("2024", "2020")
@@ -1427,6 +1428,77 @@ class _Writer:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_one_cache(root: str | Path, sessions, *, md5: bool = False) -> tuple[Path, Path]:
+    """Index ``root`` for ONE-api's local mode, with each generated session's ``eid``.
+
+    ONE-api's :func:`one.alf.cache.make_parquet_db` writes ``sessions.pqt`` and ``datasets.pqt``
+    with random ids; here the ids of ``sessions`` (:class:`IblSession` written under ``root``) are
+    their ``eid`` and dataset ids are UUID3 of the eid and the ``rel_path``, so that
+    ``one.api.One(cache_dir=root, mode="local")`` finds ``session.eid``.
+
+    Parameters
+    ----------
+    root : str or Path
+        The folder holding ``<lab>/Subjects/...``.
+    sessions : iterable of IblSession
+        The generated sessions (others under ``root`` keep path-derived UUID3 ids).
+    md5 : bool
+        Record each file's md5, as Alyx does. ONE-api then checks it on every load with its own,
+        slow hashing; without it (the default) the ``hash`` column is empty and ONE-api skips it.
+
+    Returns
+    -------
+    (Path, Path)
+        The sessions and datasets tables.
+    """
+    import uuid
+
+    from iblutil.io import parquet
+    from one.alf.cache import make_parquet_db
+
+    root = Path(root)
+    by_path = {}
+    for s in sessions:
+        rel = s.path.resolve().relative_to(root.resolve()).parts
+        by_path["/".join((rel[0], *rel[2:]))] = s.eid  # lab/subject/date/number, as ONE keys them
+    fn_ses, fn_dsets = make_parquet_db(root, hash_ids=False)
+    base = uuid.UUID(_Stream(0, "one-cache").uuids(1)[0])
+    eids = {}
+    ses, meta = parquet.load(fn_ses)
+    for key in ses["id"]:
+        eids[key] = by_path.get(key) or str(uuid.uuid3(base, key))
+    ses["id"] = ses["id"].map(eids)
+    dsets, meta_d = parquet.load(fn_dsets)
+
+    def folder(key: str) -> Path:  # ONE keys sessions lab/subject/date/number, without "Subjects"
+        lab, rest = key.split("/", 1)
+        with_lab = root / lab / "Subjects" / rest
+        return with_lab if with_lab.is_dir() else root / key
+
+    pairs = zip(dsets["eid"], dsets["rel_path"], strict=True)
+    dsets["hash"] = [_md5(folder(e) / r) for e, r in pairs] if md5 else None
+    dsets["id"] = [
+        str(uuid.uuid3(uuid.UUID(eids[e]), r)) for e, r in zip(dsets["eid"], dsets["rel_path"], strict=True)
+    ]
+    dsets["eid"] = dsets["eid"].map(eids)
+    # as Alyx marks them: of the same dataset in several revisions, the newest is the default
+    parts = dsets["rel_path"].str.extract(r"^(?:(?P<coll>.*?)/)?(?:#(?P<rev>[^#]+)#/)?(?P<name>[^/]+)$")
+    key = dsets["eid"] + "|" + parts["coll"].fillna("") + "|" + parts["name"]
+    newest = parts["rev"].fillna("").groupby(key).transform("max")
+    dsets["default_revision"] = parts["rev"].fillna("") == newest
+    parquet.save(fn_ses, ses, meta)
+    parquet.save(fn_dsets, dsets, meta_d)
+    return fn_ses, fn_dsets
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -527,3 +527,31 @@ def test_licks_follow_rewards(session):
     assert licks.size == 4 * rewarded.size
     first = licks[np.searchsorted(licks, rewarded)]
     assert np.all((first - rewarded > 0.05) & (first - rewarded < 0.07))
+
+
+def test_one_local_mode_finds_the_sessions(both, recwarn):
+    from one.api import One
+
+    root = both["2024"].path.parents[4]
+    testing_ibl.write_one_cache(root, both.values())
+    digests = pd.read_parquet(root / "datasets.pqt")["hash"]
+    assert digests.isna().all()
+    one = One(cache_dir=root, mode="local")
+    for layout, s in both.items():
+        assert str(one.path2eid(s.path)) == s.eid
+        assert len(one.list_datasets(s.eid)) == len(s.rel_paths)
+        collection = "alf/task_00" if layout == "2024" else "alf"
+        trials = one.load_object(s.eid, "trials", collection=collection)
+        np.testing.assert_array_equal(trials["intervals"], s.trials[collection]["intervals"])
+    # the newest revision is the default, as Alyx marks it
+    old = both["2020"]
+    spikes = one.load_object(old.eid, "spikes", collection="alf/probe00/pykilosort")
+    np.testing.assert_array_equal(spikes["times"], old.sortings["alf/probe00/pykilosort/#2021-03-10#"].times)
+    np.testing.assert_array_equal(spikes["samples"], old.sortings["alf/probe00/pykilosort"].samples)
+    testing_ibl.write_one_cache(root, both.values(), md5=True)
+    table = pd.read_parquet(root / "datasets.pqt")
+    row = table[table["rel_path"] == "alf/probe00/iblsorter/spikes.times.npy"].iloc[0]
+    rel = "alf/probe00/iblsorter/spikes.times.npy"
+    assert row["hash"] == hashlib.md5((both["2024"].path / rel).read_bytes()).hexdigest()
+    for name in ("sessions.pqt", "datasets.pqt"):
+        (root / name).unlink()
