@@ -1398,7 +1398,6 @@ class _Writer:
 
     def raw_video(self) -> None:
         folder = "raw_video_data"
-        r = self.rng("video")
         for label, times in self.s.cameras["alf"].items():
             stem = f"{folder}/_iblrig_{label}Camera"
             self.binary(f"{stem}.raw.mp4", files.MP4_HEADER)
@@ -1424,7 +1423,6 @@ class _Writer:
             f"{folder}/_iblrig_videoCodeFiles.raw.zip",
             files.zip_bytes({"camera_setup.bonsai": "<Workflow/>\n"}),
         )
-        del r
 
 
 # ---------------------------------------------------------------------------------------------
