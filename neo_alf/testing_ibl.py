@@ -970,6 +970,9 @@ class _Writer:
         rates[r.integers(max(1, n_clu // 12), 0, n_clu)] = 0.0
         clusters = r.choice(n_spk, np.arange(n_clu, dtype=np.int32), p=rates)
         samples = r.integers(n_spk, first, last)
+        keep = _refractory(samples, clusters, int(REFRACTORY_S * FS_AP))
+        samples, clusters = samples[keep], clusters[keep]
+        n_spk = samples.size
         order = np.lexsort((clusters, samples))
         samples, clusters = samples[order], clusters[order].astype(np.int32)
         times = self.probe_to_session(samples / FS_AP, probe)
@@ -1137,7 +1140,11 @@ class _Writer:
         self.npy("clusters.templateWaveforms.npy", files.templates(r, n_clu, 82, 32).astype(np.float64))
         self.npy("clusters.waveformDuration.npy", 2e-4 + 8e-4 * r.uniform(n_clu))
         clusters = r.choice(n_spk, np.arange(n_clu, dtype=np.int64))
-        times = np.sort(r.uniform(n_spk, 0.05, d - 0.05))
+        times = r.uniform(n_spk, 0.05, d - 0.05)
+        keep = _refractory(times, clusters, REFRACTORY_S)
+        order = np.argsort(times[keep], kind="stable")
+        times, clusters = times[keep][order], clusters[keep][order]
+        n_spk = times.size
         amps = 50e-6 + 200e-6 * r.uniform(n_spk)
         depths = np.tile(geometry[:, 1], 2)[peak][clusters].astype(np.float64)
         self.npy("spikes.times.npy", times)
@@ -1515,3 +1522,21 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+REFRACTORY_S = 0.0015
+"""Seconds between two spikes of one unit, at least: sorted units respect a refractory period, and
+Neo's compliance functions pick one spike by a +-1 ms window around it."""
+
+
+def _refractory(when: np.ndarray, units: np.ndarray, gap) -> np.ndarray:
+    """Which spikes to keep so that no two of one unit are closer than ``gap`` (a few passes)."""
+    keep = np.ones(when.size, dtype=bool)
+    for _ in range(4):
+        rows = np.flatnonzero(keep)
+        order = rows[np.lexsort((when[rows], units[rows]))]
+        close = (np.diff(when[order]) < gap) & (units[order][1:] == units[order][:-1])
+        if not close.any():
+            break
+        keep[order[1:][close]] = False
+    return keep

@@ -37,8 +37,8 @@ ONE_CANNOT_LOAD = {
 # NumPy versions (everything but parquet, which embeds the pyarrow version, and zlib outputs).
 # Regenerate on purpose with: python -c "from tests.test_testing_ibl import _print_digests; _print_digests()"
 DIGESTS = {
-    "2024": "3c79b3938856a4385928928cf0df4e8cfb129140b88447d13f464c02c5493580",
-    "2020": "0a17f1e8a63b3143f4412c2f2c7a4ab2f37a4e534552ed2333d33c1cf55b5f88",
+    "2024": "7d0e09e5d7a65bb42739c6ac1e0dbb98714f873d92e751356ae86d998f9c204f",
+    "2020": "8d65f9423bf30becd83b5fc82a7b4add5b09054a06ac0098e86806bf7acfb8ea",
 }
 UNSTABLE_EXTENSIONS = (".pqt", ".cbin", ".ch", ".zip")
 
@@ -471,8 +471,11 @@ def test_real_scale_sizes():
 
 def test_small_counts(both):
     small = testing_ibl._SCALES["small"]
-    assert both["2020"].sortings["alf/probe00"].n_spikes == small.n_spikes
-    assert both["2024"].sortings["alf/probe00/iblsorter"].n_spikes == small.n_spikes
+    for sorting in (both["2020"].sortings["alf/probe00"], both["2024"].sortings["alf/probe00/iblsorter"]):
+        # drawn, then thinned to a refractory period (Neo's compliance picks a spike by +-1 ms)
+        assert 0.8 * small.n_spikes <= sorting.n_spikes <= small.n_spikes
+        for unit in np.unique(sorting.clusters):
+            assert np.diff(sorting.times[sorting.clusters == unit]).min(initial=1) >= 0.001
     assert both["2024"].sortings["alf/probe00/iblsorter"].n_clusters == small.n_clusters
     assert both["2024"].span[1] < small.duration
 
