@@ -44,7 +44,8 @@ DEFAULT_CACHE_BYTES = 256 * 1024**2
 
 _CBIN_RULE = "mtscomp .cbin: chunk_offsets of the .ch index lie inside the .cbin file"
 _BIN_RULE = "SpikeGLX .bin: n_samples x nSavedChans int16 values"
-_IN_BLOCK = 1 << 18  # compressed bytes fed to zlib per call: bounds the transient copies
+_IN_BLOCK = 1 << 18  # compressed bytes read per call, and decompressed bytes per zlib call: they bound
+_OUT_BLOCK = 1 << 18  # the transient copies (zlib's output blocks grow to 8 MiB when not capped)
 
 
 class _ReaderBase:
@@ -338,31 +339,31 @@ class CbinReader(_ReaderBase):
     def decode_chunk(self, index: int) -> np.ndarray:
         """Decompress chunk ``index`` (no cache), int16 ``(n, n_channels)`` in the stored order.
 
-        The compressed bytes go through zlib in blocks straight into the chunk's array, and the
-        time-difference cumulative sum runs in place: one chunk-sized allocation per chunk.
+        The compressed bytes are read and inflated in blocks straight into the chunk's array, and
+        the time-difference cumulative sum runs in place: one chunk-sized allocation per chunk.
         """
         if not 0 <= index < self.n_chunks:
             raise IndexError(f"chunk {index} outside 0:{self.n_chunks} of {self.path}")
         start, stop = int(self.chunk_offsets[index]), int(self.chunk_offsets[index + 1])
         n = int(self.chunk_bounds[index + 1] - self.chunk_bounds[index])
-        compressed = bytearray(stop - start)
-        self._pread_into(memoryview(compressed), start, self.nbytes)
         order = "F" if self.chunk_order == "F" else "C"
         chunk = np.empty((n, self.n_channels), dtype=self.dtype, order=order)
         target = memoryview(chunk.reshape(-1, order="A")).cast("B")
         inflater = zlib.decompressobj()
         done = 0
-        source = memoryview(compressed)
+        block = memoryview(bytearray(min(_IN_BLOCK, stop - start)))
         try:
-            for pos in range(0, len(source), _IN_BLOCK):
-                piece = inflater.decompress(source[pos : pos + _IN_BLOCK], len(target) - done)
+            for pos in range(start, stop, _IN_BLOCK):
+                size = min(_IN_BLOCK, stop - pos)
+                self._pread_into(block[:size], pos, self.nbytes)
+                piece = inflater.decompress(block[:size], min(_OUT_BLOCK, len(target) - done))
                 while True:
                     target[done : done + len(piece)] = piece
                     done += len(piece)
                     tail = inflater.unconsumed_tail
                     if not tail or done >= len(target):
                         break
-                    piece = inflater.decompress(tail, len(target) - done)
+                    piece = inflater.decompress(tail, min(_OUT_BLOCK, len(target) - done))
                 if done >= len(target):
                     break
             piece = inflater.flush()
