@@ -76,7 +76,7 @@ class GeneratedRaw:
 
 def _template(amplitude: float) -> np.ndarray:
     t = np.arange(*_TEMPLATE_LEN, dtype=np.float64)
-    wave = -np.exp(-0.5 * (t / 3.0) ** 2) + 0.35 * np.exp(-0.5 * ((t - 9.0) / 4.0) ** 2)
+    wave = -np.exp(-0.5 * (t / 1.0) ** 2) + 0.3 * np.exp(-0.5 * ((t - 6.0) / 4.0) ** 2)
     return amplitude * wave / -wave.min()
 
 
