@@ -246,7 +246,7 @@ def make_raw_session(
     chunk_duration: float = 0.25,
     n_units: int = 4,
     firing_rate: float = 15.0,
-    amplitude: float = 250.0,
+    amplitude: float = 500.0,
     noise: float = 12.0,
     offset: float = 12.345,
     drift_ppm: float = 6.0,
@@ -270,6 +270,10 @@ def make_raw_session(
         ``.cbin`` + ``.ch`` (mtscomp) rather than ``.bin``.
     chunk_duration : float
         mtscomp chunk length (s); small values give several chunks in a short file.
+    amplitude : float
+        Trough of the planted waveform on its channel, in microvolts (halved per channel away).
+    noise : float
+        Standard deviation of the noise, in raw counts.
     offset, drift_ppm, jitter : float
         Session = offset + probe x (1 + drift_ppm 1e-6), plus uniform jitter (s) at each sync point.
     sync_files : tuple of {"sync", "timestamps"}
@@ -323,7 +327,7 @@ def make_raw_session(
         for s, u in zip(spike_samples, spike_clusters, strict=True):
             c = channels[u]
             for d in range(-2, 3):
-                signal[s + offsets, c + d] += template * 0.5 ** abs(d)
+                signal[s + offsets, c + d] += template * 0.5 ** abs(d) / ap_gain_uv[c + d]  # uV -> counts
         data[:, :n_channels] = np.clip(np.round(signal), -32768, 32767)
         data[:, n_channels] = _sync_word(n_samples, ap_rate, rng)
 
@@ -410,7 +414,7 @@ def make_raw_session(
         np.save(alf / "spikes.samples.npy", spike_samples.astype(np.int64))
         np.save(alf / "spikes.times.npy", truth.probe_to_session(spike_samples))
         np.save(alf / "spikes.clusters.npy", spike_clusters.astype(np.int64))
-        np.save(alf / "spikes.amps.npy", np.full(spike_samples.size, amplitude * 1e-6))
+        np.save(alf / "spikes.amps.npy", np.full(spike_samples.size, amplitude * 1e-6))  # volts
         np.save(alf / "spikes.depths.npy", y[channels[spike_clusters]])
         np.save(alf / "clusters.channels.npy", np.asarray(channels, dtype=np.int64))
         np.save(alf / "clusters.depths.npy", y[channels])
