@@ -42,6 +42,7 @@ __all__ = ["DEFAULT_CACHE_BYTES", "BinReader", "CbinReader"]
 DEFAULT_CACHE_BYTES = 256 * 1024**2
 """int: decoded chunks kept per ``.cbin`` reader (about 11 one-second chunks of 385 channels at 30 kHz)."""
 
+_BIN_BLOCK = 4 << 20  # bytes of whole rows read at a time when a .bin window wants a channel subset
 _CBIN_RULE = "mtscomp .cbin: chunk_offsets of the .ch index lie inside the .cbin file"
 _BIN_RULE = "SpikeGLX .bin: n_samples x nSavedChans int16 values"
 _IN_BLOCK = 1 << 18  # compressed bytes read per call, and decompressed bytes per zlib call: they bound
@@ -115,13 +116,30 @@ class _ReaderBase:
             channels = np.asarray(channel_indexes, dtype=np.intp).reshape(-1)
             if channels.size and (channels.min() < -self.n_channels or channels.max() >= self.n_channels):
                 raise IndexError(f"channel indexes outside 0:{self.n_channels} of {self.path}")
-        if (
-            channels is not None
-            and channels.size == self.n_channels
-            and np.array_equal(channels, np.arange(self.n_channels))
-        ):
-            channels = None
+        if channels is not None:
+            channels = channels % self.n_channels
+            if channels.size and np.all(np.diff(channels) == 1):
+                # A run of channels is a view of the rows, not a gathered copy.
+                first = int(channels[0])
+                channels = None if channels.size == self.n_channels else slice(first, first + channels.size)
         return i_start, i_stop, channels
+
+    @staticmethod
+    def _n_selected(channels, n_channels: int) -> int:
+        if channels is None:
+            return n_channels
+        if isinstance(channels, slice):
+            return channels.stop - channels.start
+        return channels.size
+
+    @staticmethod
+    def _copy_columns(rows: np.ndarray, channels, target: np.ndarray) -> None:
+        if channels is None:
+            target[...] = rows
+        elif isinstance(channels, slice):
+            target[...] = rows[:, channels]
+        else:  # gathered straight into the output (indexes checked: no buffered copy)
+            np.take(rows, channels, axis=1, out=target, mode="clip")
 
     def _pread_into(self, buffer: memoryview, offset: int, expected_size: int) -> None:
         """Fill ``buffer`` from ``offset``; a short read means the file shrank: AlfFormatError."""
@@ -179,16 +197,26 @@ class BinReader(_ReaderBase):
     def read(self, i_start: int | None = None, i_stop: int | None = None, channel_indexes=None) -> np.ndarray:
         """Samples ``i_start:i_stop`` of the chosen channels, int16 ``(n, n_channels)``.
 
-        Reads only the rows of the window (one positioned read into the output array); a channel
-        subset is taken from them (never more than all channels cost).
+        Reads only the rows of the window: all channels with one positioned read into the output
+        array; a channel subset through a 4 MiB block of rows (never more than all channels cost).
         """
         i_start, i_stop, channels = self._window(i_start, i_stop, channel_indexes)
-        out = np.empty((i_stop - i_start, self.n_channels), dtype=self.dtype)
-        if out.size:
-            self._pread_into(
-                memoryview(out).cast("B"), i_start * self.n_channels * self.dtype.itemsize, self.nbytes
-            )
-        return out if channels is None else np.ascontiguousarray(out[:, channels])
+        out = np.empty((i_stop - i_start, self._n_selected(channels, self.n_channels)), dtype=self.dtype)
+        frame = self.n_channels * self.dtype.itemsize
+        if not out.size:
+            return out
+        if channels is None:
+            self._pread_into(memoryview(out).cast("B"), i_start * frame, self.nbytes)
+            return out
+        # A subset: whole rows through a bounded scratch block, its columns copied out.
+        step = max(1, _BIN_BLOCK // frame)
+        scratch = np.empty((min(step, out.shape[0]), self.n_channels), dtype=self.dtype)
+        for a in range(i_start, i_stop, step):
+            b = min(a + step, i_stop)
+            rows = scratch[: b - a]
+            self._pread_into(memoryview(rows).cast("B"), a * frame, self.nbytes)
+            self._copy_columns(rows, channels, out[a - i_start : b - i_start])
+        return out
 
 
 class _ChunkCache:
@@ -397,7 +425,7 @@ class CbinReader(_ReaderBase):
         several), through the cache. A channel subset copies only its columns out of the chunks.
         """
         i_start, i_stop, channels = self._window(i_start, i_stop, channel_indexes)
-        n_out = self.n_channels if channels is None else channels.size
+        n_out = self._n_selected(channels, self.n_channels)
         out = np.empty((i_stop - i_start, n_out), dtype=self.dtype)
         if i_stop == i_start or n_out == 0:
             return out
@@ -408,8 +436,7 @@ class CbinReader(_ReaderBase):
             chunk = self._chunk(index)
             c0 = int(self.chunk_bounds[index])
             a, b = max(i_start, c0), min(i_stop, int(self.chunk_bounds[index + 1]))
-            rows = chunk[a - c0 : b - c0]
-            out[a - i_start : b - i_start] = rows if channels is None else rows[:, channels]
+            self._copy_columns(chunk[a - c0 : b - c0], channels, out[a - i_start : b - i_start])
 
         indexes = range(first, last + 1)
         if len(indexes) == 1 or self.n_threads == 1:

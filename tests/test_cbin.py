@@ -261,3 +261,14 @@ def test_windows_outside_raise(rec):
         reader.read(0, reader.n_samples + 1)
     with pytest.raises(IndexError):
         reader.read(0, 10, [N_CHANNELS])
+
+
+def test_channel_subsets_through_small_blocks(rec, monkeypatch):
+    import neo_alf.cbin as cbin_module
+
+    data, bin_path, cbin, ch = rec
+    monkeypatch.setattr(cbin_module, "_BIN_BLOCK", 1000)  # many row blocks per window
+    for reader in (BinReader(bin_path, N_CHANNELS), CbinReader(cbin, ch, cache_bytes=0)):
+        for cols in ([5, 6, 7], [7, 2, 2, 19], [-1, 0], list(range(N_CHANNELS)), slice(3, 20, 4)):
+            expected = data[123:4567][:, cols]
+            np.testing.assert_array_equal(reader.read(123, 4567, cols), expected)
