@@ -265,6 +265,8 @@ class ClockMap:
             return x.copy()
         if xp.size == 1:
             return x + (fp[0] - xp[0])
+        if x.ndim == 0:
+            return ClockMap._interp(x.reshape(1), xp, fp).reshape(())
         y = np.interp(x, xp, fp)
         lo, hi = x < xp[0], x > xp[-1]
         if np.any(lo):
@@ -470,6 +472,40 @@ class RawStream:
         if unit == "samples":
             return probe * self.sampling_rate
         raise ValueError(f"unit must be 'samples' or 'seconds', not {unit!r}")
+
+    def sample_range(self, t_start: float | None = None, t_stop: float | None = None) -> tuple[int, int]:
+        """Samples ``[i_start, i_stop)`` whose session times lie in ``[t_start, t_stop)``, by the exact map.
+
+        For a lazy ``time_slice`` right to the sample: the first sample at or after ``t_start``
+        and the first at or after ``t_stop`` (clipped to the recording). None: that end of it.
+        """
+        return (
+            0 if t_start is None else self._first_sample_at(float(t_start)),
+            self.n_samples if t_stop is None else self._first_sample_at(float(t_stop)),
+        )
+
+    def _first_sample_at(self, seconds: float) -> int:
+        i = int(np.ceil(float(self.session_to_probe(seconds))))
+        # The inverse map is exact up to rounding: settle the last sample either way.
+        while i > 0 and self.probe_to_session(i - 1) >= seconds:
+            i -= 1
+        while i < self.n_samples and self.probe_to_session(i) < seconds:
+            i += 1
+        return int(min(max(i, 0), self.n_samples))
+
+    def neo_signal_channels(
+        self, stream_id: str | None = None, buffer_id: str = "", sampling_rate: float | None = None
+    ) -> list[tuple]:
+        """Rows for Neo's ``signal_channels`` header (``name, id, sampling_rate, dtype, units, gain,
+        offset, stream_id, buffer_id``); ``sampling_rate`` defaults to :attr:`rate_in_session`."""
+        rate = self.rate_in_session if sampling_rate is None else float(sampling_rate)
+        sid = self.name if stream_id is None else stream_id
+        return [
+            (name, cid, rate, "int16", unit, float(gain), float(offset), sid, buffer_id)
+            for name, cid, unit, gain, offset in zip(
+                self.channel_names, self.channel_ids, self.units, self.gains, self.offsets, strict=True
+            )
+        ]
 
 
 def _probe_label(collection: str, device: str) -> str:

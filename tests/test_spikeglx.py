@@ -337,3 +337,36 @@ def test_clock_map_extends_its_end_segments():
     np.testing.assert_allclose(clock.to_session([0.0, 1.5, 3.0, 6.0]), [9.5, 11.75, 14.0, 18.5])
     np.testing.assert_allclose(clock.to_probe(clock.to_session([0.0, 1.5, 3.0, 6.0])), [0.0, 1.5, 3.0, 6.0])
     np.testing.assert_allclose(ClockMap(np.array([2.0]), np.array([5.0])).to_session([0.0, 1.0]), [3.0, 4.0])
+
+
+def test_sample_range_is_exact_to_the_sample(streams, gen):
+    ap = streams["probe00.ap"]
+    truth = gen.probes["probe00"]
+    for k in (0, 1, 777, 29999, 45001, ap.n_samples - 1):
+        t = truth.probe_to_session([k])[0]
+        assert ap.sample_range(t, None)[0] == k  # a sample exactly at t_start is in
+        assert ap.sample_range(t + 1e-9, None)[0] == k + 1  # one just before it is out
+        assert ap.sample_range(None, t)[1] == k  # t_stop excluded
+    assert ap.sample_range() == (0, ap.n_samples)
+    assert ap.sample_range(0.0, 1e9) == (0, ap.n_samples)
+    i0, i1 = ap.sample_range(13.0, 13.5)
+    times = ap.probe_to_session(np.arange(i0, i1))
+    assert times[0] >= 13.0 and times[-1] < 13.5
+    assert ap.probe_to_session(i0 - 1) < 13.0 and ap.probe_to_session(i1) >= 13.5
+
+
+def test_neo_signal_channel_rows(streams):
+    import neo.rawio.baserawio as base
+
+    ap = streams["probe00.ap"]
+    rows = np.array(ap.neo_signal_channels(buffer_id="probe00.ap"), dtype=base._signal_channel_dtype)
+    assert rows["id"][0] == "probe00.ap#AP0" and set(rows["stream_id"]) == {"probe00.ap"}
+    np.testing.assert_allclose(rows["gain"], ap.gains)
+    assert rows["sampling_rate"][0] == ap.rate_in_session and rows["dtype"][0] == "int16"
+
+
+def test_scalar_times_map_to_scalars(streams):
+    ap = streams["probe00.ap"]
+    before = ap.probe_to_session(-10.0)
+    assert np.ndim(before) == 0 and before < ap.t_start
+    assert np.ndim(ap.session_to_probe(1e6)) == 0
