@@ -169,6 +169,8 @@ class BinReader(_ReaderBase):
         ``nSavedChans`` of its ``.meta``.
     dtype : str, optional
         Sample type (SpikeGLX: int16).
+    allow_partial : bool
+        Ignore a trailing partial sample instead of raising.
 
     Raises
     ------
@@ -178,14 +180,16 @@ class BinReader(_ReaderBase):
 
     _rule = _BIN_RULE
 
-    def __init__(self, path: str | os.PathLike, n_channels: int, dtype: str = "int16"):
+    def __init__(
+        self, path: str | os.PathLike, n_channels: int, dtype: str = "int16", allow_partial: bool = False
+    ):
         super().__init__()
         self.path = Path(path)
         self.n_channels = int(n_channels)
         self.dtype = np.dtype(dtype)
         size = self.path.stat().st_size
         frame = self.n_channels * self.dtype.itemsize
-        if size % frame:
+        if size % frame and not allow_partial:
             raise AlfFormatError(
                 f"{size} bytes is not a whole number of {self.n_channels}-channel samples",
                 self.path,

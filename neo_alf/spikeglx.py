@@ -167,12 +167,18 @@ def channel_gains(meta: dict, band: str | None) -> tuple[np.ndarray, list[str]]:
     if "imSampRate" in meta:
         ap, lf, _ = _ap_lf_sy(meta)
         n_neural = ap + lf
-        _, rows = _imro(meta)
+        head, rows = _imro(meta)
         saved = _saved_channels(meta)
         range_max = float(meta.get("imAiRangeMax", 0.6))
-        if rows and len(rows[0]) >= 6:  # NP1.0-style: per-channel AP and LF gains
+        kind = head[0] if head else ""
+        np2_style = kind in ("21", "24") or re.fullmatch(r"(NP)?2\d{3}", kind) is not None
+        column = 3 if band != "lf" else 4
+        if kind == "1110" and len(head) > column:  # NP1110: one AP and one LF gain in the header
             max_int = float(meta.get("imMaxInt", 512))
-            column = 3 if band != "lf" else 4
+            gains[:n_neural] = range_max / max_int / float(head[column]) * 1e6
+        elif rows and not np2_style and len(rows[0]) > column:
+            # NP1.0-style (and Phase3A, 5 fields): per-channel AP and LF gains.
+            max_int = float(meta.get("imMaxInt", 512))
             per_channel = np.array([float(r[column]) for r in rows])
             acquired = saved[:n_neural] % len(per_channel)
             gains[:n_neural] = range_max / max_int / per_channel[acquired] * 1e6
@@ -328,7 +334,7 @@ def _shared_reader(kind: str, data: str, ch: str | None, n_channels: int, cache_
             if kind == "cbin":
                 reader = CbinReader(data, ch, cache_bytes=cache_bytes)
             else:
-                reader = BinReader(data, n_channels)
+                reader = BinReader(data, n_channels, allow_partial=True)  # warned about at find time
             _READERS[key] = reader
         return reader
 

@@ -370,3 +370,29 @@ def test_scalar_times_map_to_scalars(streams):
     before = ap.probe_to_session(-10.0)
     assert np.ndim(before) == 0 and before < ap.t_start
     assert np.ndim(ap.session_to_probe(1e6)) == 0
+
+
+def test_gains_of_other_imro_layouts():
+    base = {"imSampRate": "30000", "nSavedChans": "3", "snsApLfSy": "2,0,1", "imAiRangeMax": "0.6"}
+    phase3a = dict(base, imroTbl="(641251209,3,384)(0 0 0 500 250)(1 0 0 1000 250)")
+    gains, units = channel_gains(phase3a, "ap")
+    np.testing.assert_allclose(gains, [0.6 / 512 / 500 * 1e6, 0.6 / 512 / 1000 * 1e6, 1.0])
+    assert units == ["uV", "uV", ""]
+    lf, _ = channel_gains(dict(phase3a, snsApLfSy="0,2,1"), "lf")
+    np.testing.assert_allclose(lf[:2], 0.6 / 512 / 250 * 1e6)
+    np2_4shank = dict(base, imAiRangeMax="0.5", imMaxInt="8192", imroTbl="(24,384)(0 0 0 0 0)(1 0 0 0 1)")
+    np.testing.assert_allclose(channel_gains(np2_4shank, "ap")[0][:2], 0.5 / 8192 / 80 * 1e6)
+    np1110 = dict(base, imroTbl="(1110,2,0,500,250,1)(0 0 0)(1 0 0)")
+    np.testing.assert_allclose(channel_gains(np1110, "ap")[0][:2], 0.6 / 512 / 500 * 1e6)
+
+
+def test_bin_with_a_partial_last_sample_warns_and_reads(tmp_path):
+    gen = make_raw_session(tmp_path, compress=False, nidq=False)
+    path = gen.probes["probe00"].files["ap"]["bin"]
+    whole = np.fromfile(path, dtype=np.int16).reshape(-1, 33)
+    with open(path, "ab") as f:
+        f.write(b"\x01\x02\x03")
+    with pytest.warns(AlfWarning, match="partial sample"):
+        ap = {s.name: s for s in find_raw_streams(gen.path)}["probe00.ap"]
+    assert ap.n_samples == whole.shape[0]
+    np.testing.assert_array_equal(ap.read(ap.n_samples - 5, ap.n_samples), whole[-5:, :32])
