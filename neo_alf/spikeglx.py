@@ -292,18 +292,25 @@ class ClockMap:
     def fit(self, duration: float) -> tuple[float, float, float]:
         """Least-squares line over ``[0, duration]`` probe seconds: (offset, slope, largest residual).
 
-        The map is sampled at its own points inside the span and on a regular grid of 4097
-        points, so that the line follows the map where the recording is.
+        The line is fitted to the map on a regular grid of 2049 points over the recording (the
+        samples, thinned); the residual is the largest at the grid and the map's own points inside
+        the span, where a piecewise-linear map's distance to a line peaks.
         """
-        grid = np.linspace(0.0, max(duration, 0.0), 4097)
-        inside = self.probe[(self.probe >= 0) & (self.probe <= duration)]
-        t = np.union1d(grid, inside)
-        s = self.to_session(t)
-        if t.size < 2 or duration <= 0:
+        duration = max(float(duration), 0.0)
+        grid = np.linspace(0.0, duration, 2049)
+        s = self.to_session(grid)
+        if duration <= 0:
             return float(s[0]), 1.0, 0.0
-        slope, offset = np.polyfit(t, s, 1)
-        residual = float(np.max(np.abs(s - (offset + slope * t))))
-        return float(offset), float(slope), residual
+        tc = grid - grid.mean()
+        slope = float(np.dot(tc, s - s.mean()) / np.dot(tc, tc))
+        offset = float(s.mean() - slope * grid.mean())
+        inside = self.probe[(self.probe > 0) & (self.probe < duration)]
+        residual = float(np.max(np.abs(s - (offset + slope * grid))))
+        if inside.size:
+            residual = max(
+                residual, float(np.max(np.abs(self.to_session(inside) - (offset + slope * inside))))
+            )
+        return offset, slope, residual
 
 
 def _read_sync(path: Path, kind: str, ap_rate: float) -> ClockMap:
@@ -648,7 +655,11 @@ def _band_streams(collection, run, device, band, files, group, clock_cache, cach
     clock, sync_file = _clock(group, device, band, meta, rate, clock_cache)
     duration = n_samples / rate
     if clock is not None:
-        offset, slope, residual = clock.fit(duration)
+        # AP and LF of a probe span the same seconds: one fit per device and duration.
+        key = ("fit", round(duration, 3))
+        if key not in clock_cache:
+            clock_cache[key] = clock.fit(duration)
+        offset, slope, residual = clock_cache[key]
         t_start, rate_in_session, max_residual = offset, rate / slope, residual
     else:
         t_start, rate_in_session, max_residual = 0.0, rate, None
@@ -690,6 +701,7 @@ def _band_streams(collection, run, device, band, files, group, clock_cache, cach
     }
     out = []
     for suffix, columns in (("", neural), ("-SYNC", sync_columns)):
+        cols = columns.tolist()
         if columns.size == 0:
             continue
         name = base + suffix
@@ -697,11 +709,11 @@ def _band_streams(collection, run, device, band, files, group, clock_cache, cach
             RawStream(
                 name=name,
                 files=tuple(involved),
-                channel_names=tuple(names[i] for i in columns),
-                channel_ids=tuple(f"{name}#{names[i]}" for i in columns),
+                channel_names=tuple(names[i] for i in cols),
+                channel_ids=tuple(f"{name}#{names[i]}" for i in cols),
                 gains=gains[columns].copy(),
                 offsets=np.zeros(columns.size),
-                units=tuple(units[i] for i in columns),
+                units=tuple(units[i] for i in cols),
                 annotations=dict(annotations, stream_kind="sync" if suffix else "neural"),
                 array_annotations={
                     "x": positions["x"][columns],
