@@ -58,7 +58,8 @@ class AlfSortingExtractor(NeoBaseSortingExtractor):
     collection : str, optional
         The spike-sorting collection (``alf/probe00/pykilosort``); needed when there are several.
     sampling_frequency : float
-        Frames per second for SpikeInterface (spike times are seconds in ALF).
+        Frames per second for SpikeInterface: the probe's rate (frames are ``spikes.samples`` when
+        the collection has them, else ``round(spikes.times x sampling_frequency)``).
     revision : str, optional
         Per dataset, this revision or the last one before it; default: the newest.
     """
@@ -83,6 +84,7 @@ class AlfSortingExtractor(NeoBaseSortingExtractor):
         BaseSorting.__init__(self, float(sampling_frequency), cluster_ids)
         spike_frames = _spike_frames(folder_path, collection, revision, float(sampling_frequency))
         self.add_sorting_segment(_FramesSortingSegment(cluster_ids, *spike_frames))
+        self.annotate(alf_frames_from=spike_frames[2])
         for key, values in _unit_properties(annotations).items():
             self.set_property(key, values)
         self._kwargs = dict(

@@ -66,6 +66,7 @@ def test_recording_round_trips_and_pickles(gen):
 def test_sorting_frames_are_spikes_samples(gen):
     truth = gen.probes["probe00"]
     sorting = read_alf_sorting(gen.path, sampling_frequency=30000.0)
+    assert sorting.get_annotation("alf_frames_from") == "spikes.samples"
     for unit in sorting.get_unit_ids():
         np.testing.assert_array_equal(
             sorting.get_unit_spike_train(unit), truth.spike_samples[truth.spike_clusters == unit]
@@ -101,6 +102,7 @@ def test_frames_from_times_are_rounded_not_truncated(tmp_path):
     times = np.sort(np.r_[k / fs - 1e-9, k / fs + 1e-9, (k + 0.3) / fs])
     sorting = read_alf_sorting(_spike_session(tmp_path, times), sampling_frequency=fs)
     frames = sorting.get_unit_spike_train(0)
+    assert sorting.get_annotation("alf_frames_from") == "spikes.times"
     np.testing.assert_array_equal(frames, np.rint(times * fs).astype(np.int64))
     assert np.max(np.abs(frames - times * fs)) <= 0.5  # no frame one sample early (or late)
     assert frames[0] == -50  # negative times round too, not toward zero
