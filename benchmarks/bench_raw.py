@@ -5,7 +5,8 @@ and, compressed by mtscomp's own compressor (1 s chunks), as ``.cbin`` + ``.ch``
 noise of 3 counts (about 7 uV, as a Neuropixels AP band), planted spikes, a sync channel. About
 1.4 GB (.bin) + 0.45 GB (.cbin): delete ``--root`` afterwards (or pass ``--clean``).
 
-Each contender runs in its own process, ``--repeat`` times (median reported); times include
+Each contender runs in its own process, ``--repeat`` times, the runs interleaved (a, b, ..., a, b,
+...; median reported); times include
 opening the files (headers) and exclude imports. "Cold": a fresh process, so no decoded chunk
 is cached; the page cache is warm (the files were just written or read).
 
@@ -95,12 +96,23 @@ def generate(root: Path, seconds: float) -> dict[str, Path]:
             block.tofile(f)
     for key in ("bin", "cbin"):
         write_meta(
-            paths[key].with_suffix(".meta"), kind="ap", n_channels=N_NEURAL, rate=RATE, n_samples=n_samples,
+            paths[key].with_suffix(".meta"),
+            kind="ap",
+            n_channels=N_NEURAL,
+            rate=RATE,
+            n_samples=n_samples,
             file_name=f"{RUN}.imec0.ap.bin",
         )
     mtscomp.compress(
-        paths["bin"], paths["cbin"], paths["ch"], sample_rate=RATE, n_channels=N_NEURAL + 1, dtype="int16",
-        check_after_compress=False, quiet=True, n_threads=2,
+        paths["bin"],
+        paths["cbin"],
+        paths["ch"],
+        sample_rate=RATE,
+        n_channels=N_NEURAL + 1,
+        dtype="int16",
+        check_after_compress=False,
+        quiet=True,
+        n_threads=2,
     )
     done.touch()
     return paths
@@ -121,7 +133,7 @@ def _vm_hwm_mib() -> float:
 
 def run_contender(name: str, root: Path) -> dict:
     """One timed run, in this (fresh) process."""
-    import mtscomp  # noqa: F401 - imports are not timed
+    import mtscomp  # imports are not timed
 
     from neo_alf.cbin import CbinReader
     from neo_alf.spikeglx import find_raw_streams
@@ -197,7 +209,9 @@ def run_contender(name: str, root: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--root", type=Path, default=HERE / "_data" / "raw")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--repeat", type=int, default=5)
@@ -213,22 +227,30 @@ def main(argv: list[str] | None = None) -> int:
     generate(args.root, args.seconds)
     print(f"data: {args.root} ({time.perf_counter() - t0:.0f} s to make or find)", file=sys.stderr)
     env = dict(os.environ, PYTHONPATH=str(HERE.parent) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    results: dict[str, dict] = {}
-    for name in args.contenders.split(","):
-        runs = []
-        for _ in range(args.repeat):
+    names = args.contenders.split(",")
+    runs: dict[str, list] = {name: [] for name in names}
+    # Interleaved (a, b, ..., a, b, ...) so that a change in the machine's load hits every contender.
+    for _ in range(args.repeat):
+        for name in names:
             out = subprocess.run(
                 [sys.executable, __file__, "--root", str(args.root), "--child", name],
-                capture_output=True, text=True, env=env, check=False,
+                capture_output=True,
+                text=True,
+                env=env,
+                check=False,
             )
             if out.returncode:
                 print(out.stderr, file=sys.stderr)
                 raise SystemExit(f"contender {name} failed")
-            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        med = statistics.median(r["seconds"] for r in runs)
-        results[name] = {"median": med, "fastest": min(r["seconds"] for r in runs), "runs": runs}
-        print(f"{name:3s} {CONTENDERS[name]:58s} median {med:8.3f} s  fastest {results[name]['fastest']:.3f} s",
-              file=sys.stderr)
+            runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    results: dict[str, dict] = {}
+    for name in names:
+        med = statistics.median(r["seconds"] for r in runs[name])
+        results[name] = {"median": med, "fastest": min(r["seconds"] for r in runs[name]), "runs": runs[name]}
+        print(
+            f"{name:3s} {CONTENDERS[name]:58s} median {med:8.3f} s  fastest {results[name]['fastest']:.3f} s",
+            file=sys.stderr,
+        )
     checks = {r["checksum"] for k in ("a", "b", "d", "e1", "e2") if k in results for r in results[k]["runs"]}
     if len(checks) > 1:
         print(f"WARNING: contenders disagree on the windows (checksums {checks})", file=sys.stderr)
@@ -254,11 +276,16 @@ def _report(results: dict, rst: bool) -> None:
     if "g" in results:
         g = results["g"]["runs"][0]
         lines.append(
-            ("g: peak beyond the output, in chunks (target <= 2 + cache)",
-             f"{g['beyond_output_chunks']:.2f} (cached {g['cached_mib']:.0f} MiB, cap {g['cache_cap_mib']:.0f} MiB)")
+            (
+                "g: peak beyond the output, in chunks (target <= 2 + cache)",
+                f"{g['beyond_output_chunks']:.2f} "
+                f"(cached {g['cached_mib']:.0f} MiB, cap {g['cache_cap_mib']:.0f} MiB)",
+            )
         )
     if rst:
-        print(".. list-table::\n   :header-rows: 1\n\n   * - contender\n     - median (s)\n     - fastest (s)")
+        print(
+            ".. list-table::\n   :header-rows: 1\n\n   * - contender\n     - median (s)\n     - fastest (s)"
+        )
         for name, r in results.items():
             print(f"   * - ({name}) {CONTENDERS[name]}\n     - {r['median']:.3f}\n     - {r['fastest']:.3f}")
         print()
