@@ -25,9 +25,9 @@ def test_sorting_units_are_clusters(make_generated):
     for unit, count in enumerate(truth["spike_counts"]):
         frames = sorting.get_unit_spike_train(unit_id=unit)
         assert frames.size == count
-        np.testing.assert_array_equal(frames, np.floor(times[clusters == unit] * 30000.0).astype(np.int64))
+        np.testing.assert_array_equal(frames, np.rint(times[clusters == unit] * 30000.0).astype(np.int64))
         seconds = sorting.get_unit_spike_train(unit_id=unit, return_times=True)
-        np.testing.assert_allclose(seconds, times[clusters == unit], atol=1 / 30000.0)
+        np.testing.assert_allclose(seconds, times[clusters == unit], atol=0.5 / 30000.0)
 
 
 def test_cluster_attributes_are_unit_properties(make_generated):
