@@ -113,8 +113,8 @@ def _storage_bounds(reader, stream_index: int, n: int) -> np.ndarray:
     bounds = None
     hook = getattr(reader, "signal_chunk_bounds", None)
     if callable(hook):
-        bounds = hook(stream_index)
-    else:
+        bounds = hook(stream_index)  # None: the stream has no chunks of its own (not a .cbin)
+    if bounds is None:
         stream = _private_stream(reader, stream_index)
         bounds = getattr(stream, "chunk_bounds", None)
         if bounds is None and stream is not None:

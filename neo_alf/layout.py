@@ -44,6 +44,7 @@ from .errors import AlfDimensionError, AlfError, AlfNotFoundError, AlfRelationEr
 from .readers import column_names, column_units
 from .rowread import row_source
 from .session import AlfObject, AlfSession, Dataset
+from .spikeglx import RawStream, find_raw_streams
 from .spikeindex import SpikeIndex
 from .timebase import Timebase
 from .units import to_neo_units
@@ -178,6 +179,9 @@ class SessionLayout:
         Continuous objects with irregular times (``IrregularlySampledSignal``).
     spikes : tuple of SpikeSource
     events : tuple of EventSource
+    raw : tuple of RawStream
+        SpikeGLX recordings (``probe00.ap``, ``probe00.ap-SYNC``, ``probe00.lf``, ``nidq``...): int16
+        samples with gains to microvolts, on the session clock through their sync files.
     t_start, t_stop : float
         The Segment's span: 0.0 (ALF times count from the start of the experiment) or the
         earliest datum if earlier, to the latest.
@@ -199,6 +203,7 @@ class SessionLayout:
     problems: tuple[AlfError, ...]
     notes: tuple[str, ...]
     collections: tuple[str, ...]
+    raw: tuple[RawStream, ...] = ()
 
 
 # ======================================================================================= collections
@@ -212,7 +217,7 @@ def select_collections(session: AlfSession, wanted: Iterable[str] | None) -> tup
     AlfNotFoundError
         A name (or pattern) that matches no collection; the message lists those that exist.
     """
-    existing = session.collections
+    existing = sorted(set(session.collections) | set(session.raw_collections))
     if wanted is None:
         return tuple(existing)
     chosen: list[str] = []
@@ -344,6 +349,21 @@ class _Builder:
             per_spike=MappingProxyType(per_spike),
             unit_annotations=tuple(self.unit_annotations(obj.collection, index, table)),
         )
+
+    def raw_streams(self, chosen: tuple[str, ...]) -> list[RawStream]:
+        """The session's SpikeGLX recordings in the chosen collections, from their headers only."""
+        files = [r for r in self.session.raw_files if r.rpartition("/")[0] in chosen]
+        if not files:
+            return []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", AlfWarning)
+            found = find_raw_streams(self.session.path, files, strict=self.strict)
+        for w in caught:  # a broken recording: left out, named, listed with the other problems
+            error = getattr(w.message, "error", None)
+            if isinstance(error, AlfError):
+                self.problems.append(error)
+            warnings.warn(w.message, stacklevel=4)
+        return found
 
     def table(self, collection: str, name: str) -> AlfObject | None:
         found = self.session.find_objects(name, collection)
@@ -540,7 +560,8 @@ def build_layout(
             what = f"events of {obj.collection}/{obj.name}"
             events += builder.attempt(what, lambda o=obj: builder.events(o)) or []
     builder.notes += session.unread_notes()
-    t_start, t_stop = _span(streams, irregular, spikes, events)
+    raw = builder.raw_streams(chosen)
+    t_start, t_stop = _span(streams, irregular, spikes, events, raw)
     return SessionLayout(
         session=session,
         streams=tuple(streams),
@@ -552,11 +573,15 @@ def build_layout(
         problems=tuple(builder.problems),
         notes=tuple(builder.notes),
         collections=chosen,
+        raw=tuple(raw),
     )
 
 
-def _span(streams, irregular, spikes, events) -> tuple[float, float]:
+def _span(streams, irregular, spikes, events, raw=()) -> tuple[float, float]:
     spans: list[tuple[float, float]] = []
+    for r in raw:
+        if r.n_samples:
+            spans.append((r.t_start, r.t_start + r.n_samples / r.rate_in_session))
     for src in spikes:
         if src.index.t_first is not None:
             spans.append((src.index.t_first, src.index.t_last))

@@ -39,6 +39,7 @@ from .errors import (
 )
 from .rowread import RowFile
 from .spec import AlfName, SessionParts, is_time_attribute, parse_rel_path, parse_session_path
+from .spikeglx import is_spikeglx_file
 
 __all__ = [
     "AlfObject",
@@ -51,11 +52,6 @@ __all__ = [
     "TableColumn",
 ]
 
-# Files of a SpikeGLX recording as IBL stores them (``_spikeglx_ephysData_g0_t0.imec0.ap.cbin``,
-# ``.ch``, ``.meta``, ``.imec0.sync.npy``, ``.imec0.timestamps.npy``, ``.imec0.wiring.json``, ``.nidq.*``):
-# ALF would parse them as one object ``ephysData_g0_t0`` with an attribute ``imec0``. They are raw
-# recordings, described by their ``.meta``, not ALF datasets.
-_SPIKEGLX_FILE = re.compile(r"^_spikeglx_[^.]+\.(imec\d*|nidq)(\.[^.]+)*\.(cbin|bin|ch|meta|npy|json)$")
 # A folder shaped like a session (``subject/yyyy-mm-dd/nnn``) inside the folder being read.
 _NESTED_SESSION = re.compile(r"(^|/)[^/]+/\d{4}-\d{2}-\d{2}/\d{1,3}$")
 
@@ -71,10 +67,6 @@ def _shape_of(content: Any) -> tuple[int, ...] | None:
         return (len(content),)
     return None
 
-
-def is_raw_recording_file(filename: str) -> bool:
-    """True for a file of a SpikeGLX recording group (read as raw data, not as an ALF dataset)."""
-    return bool(_SPIKEGLX_FILE.match(filename))
 
 ObjectKind = Literal["continuous", "intervals", "events", "table"]
 
@@ -691,7 +683,7 @@ class AlfSession:
             for fname in sorted(filenames):
                 full = os.path.join(dirpath, fname)
                 rel = os.path.relpath(full, root).replace(os.sep, "/")
-                if is_raw_recording_file(fname):
+                if is_spikeglx_file(rel):  # a raw recording: described by its .meta, not ALF
                     self.raw_files.append(rel)
                     continue
                 try:
@@ -791,6 +783,11 @@ class AlfSession:
     def collections(self) -> list[str]:
         """Every collection holding at least one dataset (``""`` is the session root)."""
         return sorted({c for c, _ in self._objects})
+
+    @property
+    def raw_collections(self) -> list[str]:
+        """Every collection holding raw recording files (``raw_ephys_data/probe00``)."""
+        return sorted({r.rpartition("/")[0] for r in self.raw_files})
 
     @property
     def objects(self) -> list[AlfObject]:

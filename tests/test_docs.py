@@ -47,6 +47,20 @@ LITERAL_BLOCKS = {
         "scaling.rst",
         'pip install "neo-alf[dask,atlas]"      # dask[distributed] and pandas; iblatlas for region names',
     ): "installs",
+    (
+        "raw.rst",
+        "raw_ephys_data/probe00/_spikeglx_ephysData_g0_t0.imec0.ap.cbin   (+ .ch, .meta)   "
+        "30 kHz, 385 channels",
+    ): "a folder listing, not code",
+    ("raw.rst", "from spikeinterface.core import create_sorting_analyzer"): (
+        "needs a real recording; tests/test_spikeinterface_raw.py runs the same analyzer"
+    ),
+    ("test_data.rst", "python -m neo_alf.testing_ibl --root benchmarks/_data/ibl --scale real"): (
+        "writes 1.2 GB (a benchmark scale)"
+    ),
+    ("test_data.rst", "from neo_alf.testing_ibl import make_ibl_session"): (
+        "tests/test_testing_ibl.py and tests/test_ibl_layout.py run the generator"
+    ),
     ("scaling.rst", "neo-alf aggregate units --cache-dir /data/ONE/cache --workers 2 --out units.pqt"): (
         "the same as units_table on a cluster; tests/test_aggregate.py runs the command"
     ),
@@ -348,8 +362,8 @@ def test_spikeinterface_own_reader_needs_samples(example):
 
     sorting = read_alf_sorting(example[0], collection="alf/probe01/pykilosort", sampling_frequency=30000.0)
     times = np.load(folder / "spikes.times.npy")[np.load(folder / "spikes.clusters.npy") == 2]
-    np.testing.assert_array_equal(
-        sorting.get_unit_spike_train(unit_id=2), np.floor(times * 30000).astype(int)
+    np.testing.assert_array_equal(  # no spikes.samples here: frames rounded, never truncated
+        sorting.get_unit_spike_train(unit_id=2), np.rint(times * 30000).astype(int)
     )
 
 

@@ -34,7 +34,13 @@ from neo.io.proxyobjects import AnalogSignalProxy, check_annotations
 from ..errors import AlfError, AlfNotFoundError, AlfWarning
 from ..rawio.alfrawio import AlfRawIO
 from ..session import AlfSession
-from .proxies import AlfEpochProxy, AlfEventProxy, AlfSpikeTrainProxy, IrregularlySampledSignalProxy
+from .proxies import (
+    AlfEpochProxy,
+    AlfEventProxy,
+    AlfSpikeTrainProxy,
+    IrregularlySampledSignalProxy,
+    RawSignalProxy,
+)
 
 __all__ = ["AlfIO"]
 
@@ -60,6 +66,11 @@ class AlfIO(AlfRawIO, BaseFromRaw):
         ``alf_problems`` annotation; the rest of the session is read.
     session : AlfSession, optional
         An already scanned session, instead of ``dirname``.
+    load_raw : bool
+        Raw SpikeGLX streams (``probe00.ap`` ...) in an *eager* ``read_block``. Off by default: one
+        hour of AP data is 20 GB of samples; the Block then lists them in its ``raw_streams``
+        annotation, and ``read_block(lazy=True)`` gives them as proxies whose ``time_slice`` is
+        exact to the sample.
 
     Examples
     --------
@@ -99,7 +110,9 @@ class AlfIO(AlfRawIO, BaseFromRaw):
         eid: str | None = None,
         strict: bool = False,
         session: AlfSession | None = None,
+        load_raw: bool = False,
     ):
+        self.load_raw = load_raw
         AlfRawIO.__init__(
             self, dirname=dirname, collections=collections, revision=revision, strict=strict, session=session
         )
@@ -149,6 +162,13 @@ class AlfIO(AlfRawIO, BaseFromRaw):
             )
             block.groups.append(group)
         block.annotations["alf_problems"] = [str(p) for p in self.problems]  # with those met while loading
+        if self.layout.raw:
+            block.annotations["raw_streams"] = [
+                f"{r.name}: {r.n_samples} samples x {len(r.channel_names)} channels, "
+                f"{r.n_samples / r.sampling_rate:.1f} s"
+                + ("" if lazy or self.load_raw else " (not loaded: AlfIO(load_raw=True), or lazy=True)")
+                for r in self.layout.raw
+            ]
         block.check_relationships()
         return block
 
@@ -196,7 +216,10 @@ class AlfIO(AlfRawIO, BaseFromRaw):
                 return None
 
         for stream_index, channels, name in self.get_sub_signal_streams(signal_group_mode):
-            proxy = AnalogSignalProxy(
+            raw = self.raw_stream(stream_index)
+            if raw is not None and not lazy and not self.load_raw:
+                continue  # listed in the Block's `raw_streams`: a lazy read gives them as proxies
+            proxy = (RawSignalProxy if raw is not None else AnalogSignalProxy)(
                 rawio=self,
                 stream_index=stream_index,
                 inner_stream_channels=channels,

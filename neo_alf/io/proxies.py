@@ -14,6 +14,7 @@ import quantities as pq
 from neo.core import IrregularlySampledSignal
 from neo.core.baseneo import BaseNeo
 from neo.io.proxyobjects import (
+    AnalogSignalProxy,
     BaseProxy,
     EpochProxy,
     EventProxy,
@@ -22,7 +23,13 @@ from neo.io.proxyobjects import (
     prepare_time_slice,
 )
 
-__all__ = ["AlfEpochProxy", "AlfEventProxy", "AlfSpikeTrainProxy", "IrregularlySampledSignalProxy"]
+__all__ = [
+    "AlfEpochProxy",
+    "AlfEventProxy",
+    "AlfSpikeTrainProxy",
+    "IrregularlySampledSignalProxy",
+    "RawSignalProxy",
+]
 
 
 class AlfSpikeTrainProxy(SpikeTrainProxy):
@@ -154,3 +161,27 @@ class IrregularlySampledSignalProxy(BaseProxy):
             array_annotations=dict(self.array_annotations),
             **self.annotations,
         )
+
+
+class RawSignalProxy(AnalogSignalProxy):
+    """An ``AnalogSignalProxy`` of a raw SpikeGLX stream whose time slices are exact to the sample.
+
+    A Neo signal is regular, so the stream's ``t_start`` and rate come from the least-squares line
+    through the probe-to-session clock map (the largest residual is in the annotations). A
+    ``time_slice`` is mapped through the exact, piecewise-linear map instead: the first sample at
+    or after ``t_start`` to the first at or after ``t_stop``, whatever the drift.
+    """
+
+    def _time_slice_indices(self, time_slice, strict_slicing=True):
+        if time_slice is None:
+            return None, None, self.t_start
+        raw = self._rawio.raw_stream(self._stream_index)
+        t_start, t_stop = time_slice
+        for bound, name in ((t_start, "t_start"), (t_stop, "t_stop")):
+            if bound is not None and strict_slicing and not self.t_start <= bound <= self.t_stop:
+                raise ValueError(f"`{name}` is outside of the time range")
+        seconds = [None if t is None else float(pq.Quantity(t).rescale(pq.s).magnitude) for t in time_slice]
+        i_start, i_stop = raw.sample_range(*seconds)
+        i_stop = max(i_start, i_stop)
+        sig_t_start = float(raw.probe_to_session(i_start, unit="samples")) * pq.s
+        return i_start, i_stop, sig_t_start

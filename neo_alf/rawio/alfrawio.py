@@ -133,8 +133,19 @@ class AlfRawIO(BaseRawIO):
         self._generate_minimal_annotations()
         self._annotate()
 
+    @property
+    def raw_streams(self) -> tuple:
+        """SpikeGLX recordings (:class:`neo_alf.spikeglx.RawStream`), streams after the ALF ones."""
+        return self.layout.raw
+
+    def raw_stream(self, stream_index: int):
+        """The :class:`~neo_alf.spikeglx.RawStream` of a signal stream, or None for an ALF stream."""
+        k = stream_index - len(self.layout.streams)
+        return self.layout.raw[k] if k >= 0 else None
+
     def _stream_header(self) -> np.ndarray:
-        rows = [(s.name, _fit_id(s.name, f"stream{i}"), "") for i, s in enumerate(self.layout.streams)]
+        names = [s.name for s in self.layout.streams] + [r.name for r in self.layout.raw]
+        rows = [(n, _fit_id(n, f"stream{i}"), "") for i, n in enumerate(names)]
         return np.array(rows, dtype=_signal_stream_dtype)
 
     def _channel_header(self) -> np.ndarray:
@@ -143,6 +154,9 @@ class AlfRawIO(BaseRawIO):
             stream_id = _fit_id(s.name, f"stream{i}")
             for c in s.channels:
                 rows.append((c.name, c.id, s.timebase.rate, s.dtype.name, c.units, 1.0, 0.0, stream_id, ""))
+        first = len(self.layout.streams)
+        for k, raw in enumerate(self.layout.raw):  # int16 with gains to microvolts, session-clock rate
+            rows += raw.neo_signal_channels(stream_id=_fit_id(raw.name, f"stream{first + k}"))
         return np.array(rows, dtype=_signal_channel_dtype)
 
     def _spike_header(self) -> np.ndarray:
@@ -189,6 +203,13 @@ class AlfRawIO(BaseRawIO):
             arr["alf_attribute"] = np.array([s.datasets[c.dataset].key for c in s.channels])
             arr["alf_column"] = np.array([-1 if c.column is None else c.column for c in s.channels])
             arr["alf_units"] = np.array([c.original_units for c in s.channels])
+        for k, raw in enumerate(self.layout.raw):
+            ann = seg["signals"][len(self.layout.streams) + k]
+            ann.update(collection=raw.collection, **_plain(raw.annotations))
+            arr = ann["__array_annotations__"]
+            for key, values in raw.array_annotations.items():
+                if np.shape(values)[:1] == (len(raw.channel_names),):
+                    arr[key] = np.asarray(values)
         for chan, (source, unit) in enumerate(self._unit_map):
             src = self.layout.spikes[source]
             ann = seg["spikes"][chan]
@@ -217,20 +238,52 @@ class AlfRawIO(BaseRawIO):
         return self.layout.t_stop
 
     def _get_signal_size(self, block_index: int, seg_index: int, stream_index: int) -> int:
-        return self.layout.streams[stream_index].timebase.n_samples
+        raw = self.raw_stream(stream_index)
+        return raw.n_samples if raw is not None else self.layout.streams[stream_index].timebase.n_samples
 
     def _get_signal_t_start(self, block_index: int, seg_index: int, stream_index: int) -> float:
-        return self.layout.streams[stream_index].timebase.t_start
+        raw = self.raw_stream(stream_index)  # session time of sample 0 (least-squares clock line)
+        return raw.t_start if raw is not None else self.layout.streams[stream_index].timebase.t_start
 
     def _get_analogsignal_chunk(self, block_index, seg_index, i_start, i_stop, stream_index, channel_indexes):
-        # Must return the original dtype (gains are 1): read by positioned reads, nothing kept mapped.
-        stream = self.layout.streams[stream_index]
-        n = stream.timebase.n_samples
+        # Must return the original dtype (ALF: gains 1; SpikeGLX: int16, gains in the header). Read
+        # by positioned reads or chunk decompression; nothing kept mapped.
+        raw = self.raw_stream(stream_index)
+        n = self._get_signal_size(block_index, seg_index, stream_index)
         i_start = 0 if i_start is None else int(i_start)
         i_stop = n if i_stop is None else int(i_stop)
         if not 0 <= i_start <= i_stop <= n:
             raise IndexError(f"samples {i_start}:{i_stop} outside 0:{n} of stream {stream_index}")
+        if raw is not None:
+            return raw.read(i_start, i_stop, _channel_selection(channel_indexes, len(raw.channel_names)))
+        stream = self.layout.streams[stream_index]
         return stream.read(i_start, i_stop, _channel_selection(channel_indexes, len(stream.channels)))
+
+    def signal_chunk_bounds(self, stream_index: int) -> np.ndarray | None:
+        """Sample bounds of the stream's storage chunks (one per mtscomp chunk of a ``.cbin``), or
+        None: :func:`neo_alf.dask.signal_array` aligns its chunks to them."""
+        raw = self.raw_stream(stream_index)
+        bounds = getattr(raw.reader, "chunk_bounds", None) if raw is not None else None
+        return None if bounds is None else np.asarray(bounds, dtype=np.int64)
+
+    def probe_to_session(self, stream: str | int, samples) -> np.ndarray:
+        """Session seconds of probe samples of a raw stream (its exact, piecewise-linear sync map)."""
+        return self._raw(stream).probe_to_session(samples, unit="samples")
+
+    def session_to_probe(self, stream: str | int, seconds) -> np.ndarray:
+        """Probe samples (fractional) of session seconds, for a raw stream (the exact map)."""
+        return self._raw(stream).session_to_probe(seconds, unit="samples")
+
+    def _raw(self, stream: str | int):
+        names = [r.name for r in self.layout.raw]
+        if isinstance(stream, str):
+            if stream not in names:
+                raise KeyError(f"no raw stream {stream!r} (raw streams: {', '.join(names) or 'none'})")
+            return self.layout.raw[names.index(stream)]
+        raw = self.raw_stream(int(stream))
+        if raw is None:
+            raise KeyError(f"stream {stream} is not a raw stream")
+        return raw
 
     def _spike_count(self, block_index: int, seg_index: int, spike_channel_index: int) -> int:
         source, unit = self._unit_map[spike_channel_index]
@@ -311,6 +364,7 @@ class AlfRawIO(BaseRawIO):
             "spike_array_annotations": getattr(self, "_with_spike_arrays", self.spike_array_annotations),
             "eid": getattr(self, "eid", None),
             "strict": self.strict,
+            "load_raw": getattr(self, "load_raw", False),
         }
         accepted = inspect.signature(type(self).__init__).parameters
         kwargs = {k: v for k, v in known.items() if k in accepted}
@@ -331,6 +385,15 @@ def _channel_selection(channel_indexes, n_channels: int) -> np.ndarray:
     if isinstance(channel_indexes, slice):
         return np.arange(n_channels)[channel_indexes]
     return np.asarray(channel_indexes, dtype=np.int64).reshape(-1)
+
+
+def _plain(annotations: dict) -> dict:
+    """Annotation values Neo accepts (numbers, text, arrays); anything else as text."""
+    out = {}
+    for key, value in annotations.items():
+        ok = value is None or isinstance(value, str | int | float | bool | np.ndarray | np.generic | list)
+        out[key] = value if ok else str(value)
+    return out
 
 
 def _fit_id(text: str, fallback: str) -> str:
