@@ -537,8 +537,7 @@ def read_parquet_table(
     with open_regular(path) as fh:
         try:
             pf = pq.ParquetFile(fh)
-            meta = pf.metadata
-            inflated = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+            inflated = _parquet_decoded_bytes(pf)
         except Exception as err:
             raise AlfFormatError(f"not a parquet table ({err})", path, rule=rule) from None
         if inflated > LIMITS["parquet_bytes"]:
@@ -553,6 +552,20 @@ def read_parquet_table(
             return pf.read()
         except Exception as err:
             raise AlfFormatError(f"not a parquet table ({err})", path, rule=rule) from None
+
+
+def _parquet_decoded_bytes(pf) -> int:
+    """What the table takes once decoded, from the footer: run-length or dictionary encoding can make
+    a few hundred bytes on disk stand for gigabytes of zeros, so rows x column widths count too."""
+    meta = pf.metadata
+    encoded = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    width = 0
+    for f in pf.schema_arrow:
+        try:
+            width += max(f.type.bit_width // 8, 1)
+        except ValueError:  # variable width (text): at least an offset and a pointer per value
+            width += 16
+    return max(encoded, meta.num_rows * width)
 
 
 def _check_parquet_columns(schema, path: Path) -> None:
@@ -583,8 +596,9 @@ def _pqt_shape(path: Path, metadata: Metadata | None = None) -> tuple[int, ...]:
     pq = _pyarrow_parquet("pqt", path)
     with open_regular(path) as fh:
         try:
-            meta = pq.ParquetFile(fh).metadata
-            return (meta.num_rows, meta.num_columns)
+            pf = pq.ParquetFile(fh)
+            # top-level columns: a map or struct column counts once, not once per leaf
+            return (pf.metadata.num_rows, len(pf.schema_arrow.names))
         except Exception as err:
             raise AlfFormatError(f"not a parquet file ({err})", path, rule=_PQT_RULE) from None
 
@@ -930,10 +944,6 @@ def _file_size(path: Path) -> int:
     if not stat.S_ISREG(st.st_mode):
         raise AlfFormatError(f"is {_kind_of(st.st_mode)}, not a regular file", path, rule=_RULE_REGULAR)
     return st.st_size
-
-
-def _open(path: Path):
-    return open_regular(path)
 
 
 def _read_bounded(path: Path, limit: int, what: str, rule: str) -> bytes:
