@@ -29,7 +29,10 @@ raising.
 from __future__ import annotations
 
 import ast
+import contextlib
+import contextvars
 import csv
+import functools
 import io
 import json
 import math
@@ -258,7 +261,8 @@ def _bin_layout(path: Path, metadata: Metadata | None) -> tuple[np.dtype, int, i
             "metadata `columns` must be a non-empty list", path, rule=".bin metadata `columns`"
         )
     n_cols = len(columns)
-    size = _file_size(path)
+    with open_regular(path) as fh:  # a FIFO or a device has no size to divide; a symlink out is refused
+        size = os.fstat(fh.fileno()).st_size
     row_bytes = dtype.itemsize * n_cols
     if size % row_bytes:
         raise AlfFormatError(
@@ -717,9 +721,9 @@ def read_metadata(path: str | os.PathLike, *, root: str | os.PathLike | None = N
         A symlink leading out of the session folder.
     """
     path = Path(path)
-    _check_inside(path, root)
     try:
-        value = _json_parse(path, LIMITS["metadata_bytes"])
+        with _inside(root):
+            value = _json_parse(path, LIMITS["metadata_bytes"])
     except AlfMetadataError:
         raise
     except AlfFormatError as err:
@@ -748,8 +752,8 @@ def file_shape(
     """
     path = Path(path)
     fmt = _require_reader(path)
-    _check_inside(path, root)
-    shape = fmt.shape(path, metadata)
+    with _inside(root):
+        shape = fmt.shape(path, metadata)
     _check_metadata_shape(path, shape, metadata)
     return shape
 
@@ -777,8 +781,8 @@ def read_file(
     """
     path = Path(path)
     fmt = _require_reader(path)
-    _check_inside(path, root)
-    data = fmt.load(path, metadata)
+    with _inside(root):
+        data = fmt.load(path, metadata)
     if isinstance(data, np.ndarray):
         _check_metadata_shape(path, data.shape, metadata)
     return data
@@ -853,29 +857,59 @@ def _cannot_read(path, err: OSError) -> AlfFormatError:
     return AlfFormatError(f"cannot be read ({err.strerror or err})", path, rule="readable file")
 
 
-def _session_root_of(path: Path) -> Path | None:
-    """The nearest folder above ``path`` shaped ``[lab/Subjects/]subject/yyyy-mm-dd/number``, if any."""
+@functools.lru_cache(maxsize=1024)
+def _session_root_of(folder: str) -> str | None:
+    """The nearest folder at or above ``folder`` shaped ``[lab/Subjects/]subject/yyyy-mm-dd/number``."""
     from .spec import parse_session_path
 
-    for parent in path.parents:
-        if len(parent.parts) < 4:
+    path = Path(folder)
+    for candidate in (path, *path.parents):
+        if len(candidate.parts) < 4:
             break
         try:
-            parse_session_path(parent)
+            parse_session_path(candidate)
         except AlfNameError:
             continue
-        return parent
+        return str(candidate)
     return None
 
 
-def _check_inside(path: Path, root: str | os.PathLike | None) -> None:
-    """Refuse a path whose real location (symlinks followed) leaves ``root`` (or its inferred session)."""
-    absolute = Path(os.path.abspath(path))
-    base = Path(os.path.abspath(root)) if root is not None else _session_root_of(absolute)
+@functools.lru_cache(maxsize=256)
+def _real_root(root: str) -> str:
+    return os.path.realpath(root)
+
+
+_ROOT: contextvars.ContextVar[str | None] = contextvars.ContextVar("neo_alf_readers_root", default=None)
+
+
+@contextlib.contextmanager
+def _inside(root: str | os.PathLike | None):
+    """Files opened in this block must stay in ``root`` (when given)."""
+    if root is None:
+        yield
+        return
+    token = _ROOT.set(os.path.abspath(root))
+    try:
+        yield
+    finally:
+        _ROOT.reset(token)
+
+
+def _check_opened_inside(fd: int, path: Path, root: str | os.PathLike | None) -> None:
+    """Refuse an opened file whose real location leaves ``root`` (or the session inferred from the path)."""
+    absolute = os.path.abspath(path)
+    if root is not None:
+        base = os.path.abspath(root)
+    else:
+        base = _ROOT.get() or _session_root_of(os.path.dirname(absolute))
     if base is None:
         return
-    real, real_base = os.path.realpath(absolute), os.path.realpath(base)
-    if os.path.commonpath([real, real_base]) != real_base:
+    try:  # where the descriptor really points: no second lookup by name that could be raced
+        real = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        real = os.path.realpath(absolute)
+    real_base = _real_root(base)
+    if real != real_base and not real.startswith(real_base.rstrip(os.sep) + os.sep):
         raise AlfPathError(
             f"is a symlink to {real}, outside the session folder {base}",
             path,
@@ -908,7 +942,6 @@ def open_regular(path: str | os.PathLike, root: str | os.PathLike | None = None)
         The path (a symlink) leads outside the session folder.
     """
     path = Path(path)
-    _check_inside(path, root)
     try:
         before = os.stat(path)
     except OSError as err:
@@ -929,21 +962,11 @@ def open_regular(path: str | os.PathLike, root: str | os.PathLike | None = None)
             raise AlfFormatError(
                 f"is {_kind_of(after.st_mode)}, not a regular file", path, rule=_RULE_REGULAR
             )
+        _check_opened_inside(fd, path, root)
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
-
-
-def _file_size(path: Path) -> int:
-    """Size of a regular file (FIFOs, devices refused from ``stat``: their size means nothing)."""
-    try:
-        st = os.stat(path)
-    except OSError as err:
-        raise _cannot_read(path, err) from None
-    if not stat.S_ISREG(st.st_mode):
-        raise AlfFormatError(f"is {_kind_of(st.st_mode)}, not a regular file", path, rule=_RULE_REGULAR)
-    return st.st_size
 
 
 def _read_bounded(path: Path, limit: int, what: str, rule: str) -> bytes:
