@@ -158,6 +158,10 @@ def _npy_header_from(fh, path: Path, size: int) -> _NpyHeader:
             path,
             rule=".npy data are numeric or text arrays; neo-alf never unpickles",
         )
+    if dtype.subdtype is not None:  # ('<f8', (2,)) would silently add axes to the declared shape
+        raise AlfFormatError(
+            f"header dtype {dtype} is a subarray dtype", path, rule=".npy dtype is a scalar or record dtype"
+        )
     shape = _checked_shape(shape, path, size)
     expected = offset + math.prod(shape) * dtype.itemsize
     if expected != size:

@@ -455,6 +455,7 @@ def test_empty_npy_with_a_few_rows_is_read(tmp_path):
         {"descr": "<f8", "fortran_order": "no", "shape": (1,)},
         {"descr": "<f8", "shape": (1,)},
         {"descr": "|O", "fortran_order": False, "shape": (1,)},
+        {"descr": ("<f8", (2,)), "fortran_order": False, "shape": (1,)},
     ],
 )
 def test_npy_version_3_headers_are_checked(tmp_path, header):
@@ -462,6 +463,17 @@ def test_npy_version_3_headers_are_checked(tmp_path, header):
     _npy_with_header(path, header, np.zeros(1).tobytes(), version=(3, 0))
     with pytest.raises(AlfFormatError) as err:
         readers.file_shape(path)
+    assert "a.b.npy" in str(err.value)
+
+
+def test_npy_subarray_dtype_is_refused(tmp_path):
+    """A subarray descr adds axes numpy does not declare in `shape` (and numpy itself cannot load it)."""
+    path = tmp_path / "a.b.npy"
+    _npy_with_header(
+        path, {"descr": ("<f8", (2,)), "fortran_order": False, "shape": (3,)}, np.zeros(6).tobytes()
+    )
+    with pytest.raises(AlfFormatError, match="subarray dtype") as err:
+        readers.read_file(path)
     assert "a.b.npy" in str(err.value)
 
 
