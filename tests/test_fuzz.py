@@ -407,6 +407,17 @@ def _junk(kind: str) -> Callable:
             (folder / f"_iblrig_{stem}Extra.raw.jsonable").write_text('{"a": 1}\n{"a": [2]}\n')
             np.savez(folder / f"{stem}Extra.waveforms.npz", a=np.arange(3), b=np.ones((2, 2)))
             return "jsonable and npz added"
+        if kind == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            column = {
+                "list": pa.array([[1], [2, 3]], pa.list_(pa.int64())),
+                "binary": pa.array([b"\x00", b"\xff"], pa.binary()),
+                "map": pa.array([[("a", 1)], [("b", 2)]], pa.map_(pa.string(), pa.int64())),
+            }[str(rng.choice(["list", "binary", "map"]))]
+            pq.write_table(pa.table({"ok": [1.0, 2.0], "bad": column}), folder / "extraTable.metrics.pqt")
+            return f"extraTable.metrics.pqt with a {column.type} column"
         raise AssertionError(kind)
 
     return apply
@@ -448,6 +459,7 @@ MUTATIONS: list[Mutation] = [
     Mutation("junk backslash twin", lambda r: "/" in r and _is_npy(r), _junk("backslash twin"), "same"),
     Mutation("junk unreadable types", lambda r: True, _junk("unreadable types"), "any"),
     Mutation("junk jsonable and npz", lambda r: True, _junk("jsonable and npz"), "any"),
+    Mutation("parquet nested column", lambda r: True, _junk("parquet"), "error"),
 ]
 """list: every mutation the harness draws from."""
 
@@ -707,8 +719,11 @@ def judge(
         target_data is not None and any(f.startswith(target_data + ".") for f in read_before)
     )
     # a file no read uses (an older revision under a newer one) may break rules unnoticed
-    if case.mutation.expect == "error" and used:
+    if case.mutation.name == "parquet nested column":
+        name, used = "extraTable.metrics.pqt", True
+    else:
         name = Path(case.target).name
+    if case.mutation.expect == "error" and used:
         stem = name[: -len(".metadata.json")] if name.endswith(".metadata.json") else name
         if not any(name in m or stem in m for m in messages):
             return "missed-error", f"no error names {name}; messages: {[m[:200] for m in messages][:5]}"
