@@ -64,6 +64,28 @@ _SPIKEINDEX_IDS = (
     "spikes.clusters value: SpikeIndex._count_part allocates np.zeros(max id + 1) (16-32 GiB for "
     "2**31..2**32-1), MemoryError under the 2 GB limit, in AlfIO(...) (parse_header)"
 )
+_ZERO_D_MULTIPART = (
+    "issue 14 item 13 (session.py): a 0-d part of a multi-part dataset: Dataset.shape (session.py:176) "
+    "indexes s[0] of shape () -> IndexError, raised by validate() (which promises never to raise)"
+)
+_ZERO_D_TABLE = (
+    "issue 14 item 13 (rawio/alfrawio.py): a 0-d clusters.* or channels.* attribute: _annotate_units -> "
+    "_per_row (alfrawio.py:610) iterates it -> TypeError('iteration over a 0-d array') in parse_header"
+)
+_TWO_D_CHANNELS = (
+    "issue 14 item 13 (rawio/alfrawio.py): a 2-D clusters.channels (n, 1): _annotate_units "
+    "(alfrawio.py:439) converts a row to int -> TypeError('only 0-dimensional arrays ...') in parse_header"
+)
+_MIXED_PARTS = (
+    "issue 14 item 13 (session.py): multi-part dataset whose parts have incompatible dtypes "
+    "(datetime64 and float64): ConcatenatedRows.__init__ (session.py:213) np.result_type -> "
+    "DTypePromotionError, raised by validate() via _check_times -> Dataset.load -> open"
+)
+_DATETIME_SPIKES = (
+    "issue 14 item 13 (io/proxies.py, rawio): a datetime64 per-spike attribute (spikes.amps/depths) "
+    "reaches Neo array annotations: proxies.py:39 array_annotate -> ValueError('Invalid annotation. "
+    "Annotations of type numpy.datetime64 are not allowed') in read_block, eager and lazy"
+)
 KNOWN_OPEN: dict[str, str] = {
     "no_clusters_object:big integer id:alf/probe00/pykilosort/spikes.clusters.npy": _SPIKEINDEX_IDS,
     "no_clusters_object:negative integer id:alf/probe00/pykilosort/spikes.clusters.npy": _SPIKEINDEX_IDS,
@@ -73,6 +95,34 @@ KNOWN_OPEN: dict[str, str] = {
         "time in rows the quick probe skipped: the span starts after it and neo.SpikeTrain raises "
         "ValueError('The first spike ... is before t_start') in read_block, eager and lazy (seed 560)"
     ),
+    "tiny:npy 0-d:alf/licks.times.part001.npy": _ZERO_D_MULTIPART,
+    "tiny:npy 0-d:alf/licks.times.part002.npy": _ZERO_D_MULTIPART,
+    "tiny:npy 0-d:alf/probe00/pykilosort/channels.brainLocationIds_ccf_2017.npy": _ZERO_D_TABLE,
+    "tiny:npy 0-d:alf/probe00/pykilosort/channels.localCoordinates.npy": _ZERO_D_TABLE,
+    "tiny:npy 0-d:alf/probe00/pykilosort/channels.mlapdv.npy": _ZERO_D_TABLE,
+    "tiny:npy 0-d:alf/probe00/pykilosort/channels.rawInd.npy": _ZERO_D_TABLE,
+    "tiny:npy 0-d:alf/probe00/pykilosort/clusters.amps.npy": _ZERO_D_TABLE,
+    "tiny:npy 0-d:alf/probe00/pykilosort/clusters.channels.npy": _ZERO_D_TABLE,
+    "tiny:npy 0-d:alf/probe00/pykilosort/clusters.depths.npy": _ZERO_D_TABLE,
+    "tiny:npy 0-d:alf/probe01/pykilosort/channels.brainLocationIds_ccf_2017.npy": _ZERO_D_TABLE,
+    "tiny:npy 0-d:alf/probe01/pykilosort/channels.localCoordinates.npy": _ZERO_D_TABLE,
+    "tiny:npy 0-d:alf/probe01/pykilosort/channels.mlapdv.npy": _ZERO_D_TABLE,
+    "tiny:npy 0-d:alf/probe01/pykilosort/channels.rawInd.npy": _ZERO_D_TABLE,
+    "tiny:npy 0-d:alf/probe01/pykilosort/clusters.amps.npy": _ZERO_D_TABLE,
+    "tiny:npy 0-d:alf/probe01/pykilosort/clusters.channels.npy": _ZERO_D_TABLE,
+    "tiny:npy 0-d:alf/probe01/pykilosort/clusters.depths.npy": _ZERO_D_TABLE,
+    "tiny:npy extra axis:alf/probe00/pykilosort/clusters.channels.npy": _TWO_D_CHANNELS,
+    "tiny:npy extra axis:alf/probe01/pykilosort/clusters.channels.npy": _TWO_D_CHANNELS,
+    "tiny:npy as datetime64:alf/licks.times.part001.npy": _MIXED_PARTS,
+    "tiny:npy as datetime64:alf/licks.times.part002.npy": _MIXED_PARTS,
+    "no_clusters_object:npy as datetime64:alf/probe00/pykilosort/spikes.amps.npy": _DATETIME_SPIKES,
+    "no_clusters_object:npy as datetime64:alf/probe00/pykilosort/spikes.depths.npy": _DATETIME_SPIKES,
+    "no_spike_clusters:npy as datetime64:alf/probe00/pykilosort/spikes.amps.npy": _DATETIME_SPIKES,
+    "no_spike_clusters:npy as datetime64:alf/probe00/pykilosort/spikes.depths.npy": _DATETIME_SPIKES,
+    "tiny:npy as datetime64:alf/probe00/pykilosort/spikes.amps.npy": _DATETIME_SPIKES,
+    "tiny:npy as datetime64:alf/probe00/pykilosort/spikes.depths.npy": _DATETIME_SPIKES,
+    "tiny:npy as datetime64:alf/probe01/pykilosort/spikes.amps.npy": _DATETIME_SPIKES,
+    "tiny:npy as datetime64:alf/probe01/pykilosort/spikes.depths.npy": _DATETIME_SPIKES,
 }
 """dict: ``case signature -> why``, for failures in code this suite's author does not own (rawio,
 io, session, spikeindex). A signature is ``preset:mutation:target``; every seed with it is skipped
@@ -269,8 +319,19 @@ def _values(kind: str) -> Callable:
                 flat[idx] = np.iinfo(arr.dtype).max
             else:
                 flat[idx] = -1
-        np.save(p, arr) if p.unlink() is None else None
-        return f"{kind} at {idx.tolist()}"
+        elif kind == "0-d":
+            arr = np.asarray(flat[0])
+        elif kind == "extra axis":
+            arr = arr[:, None] if arr.ndim == 1 else arr[:, :, None]
+        elif kind == "text":
+            arr = arr.astype("U12")
+        elif kind == "datetime":
+            arr = np.arange(arr.shape[0]).astype("datetime64[s]")
+        p.unlink()
+        np.save(p, arr)
+        return f"{kind}" + (
+            f" at {idx.tolist()}" if kind not in ("0-d", "extra axis", "text", "datetime") else ""
+        )
 
     return apply
 
@@ -441,6 +502,10 @@ MUTATIONS: list[Mutation] = [
     Mutation("unsorted rows", _is_npy, _values("unsort"), "any"),
     Mutation("big integer id", _npy_dtype_is("iu"), _values("big id"), "any"),
     Mutation("negative integer id", _npy_dtype_is("iu"), _values("negative id"), "any"),
+    Mutation("npy 0-d", _is_npy, _values("0-d"), "any"),
+    Mutation("npy extra axis", _is_npy, _values("extra axis"), "any"),
+    Mutation("npy as text", _is_npy, _values("text"), "any"),
+    Mutation("npy as datetime64", _is_npy, _values("datetime"), "any"),
     Mutation("FIFO", lambda r: True, _fifo, "error"),
     Mutation("symlink to a device", lambda r: True, _device, "error"),
     Mutation("symlink out of the session", lambda r: True, _symlink_out, "error"),
