@@ -4,8 +4,8 @@ pyarrow's own ``to_numpy`` imports pandas the first time it runs (about 0.8 s in
 and IBL's parquet files (trials tables, ``clusters.metrics``) are written by pandas. Every user
 reading a session would pay that on first use. Numeric columns are copied from their Arrow buffers
 here instead (nulls become NaN, integers with nulls become float64), booleans unpacked from their
-bits, text through Python strings. Other Arrow types (binary, lists, maps, structs, dictionaries,
-timestamps) are refused: they are not ALF attributes.
+bits, text through Python strings, times by pyarrow. Other Arrow types (binary, lists, maps,
+structs) are refused: they are not ALF attributes. Dictionary (categorical) columns are decoded.
 """
 
 from __future__ import annotations
@@ -63,6 +63,10 @@ def column_to_numpy(column: Any, name: str, path: str | Path) -> np.ndarray:
 
     kind = column.type
     chunks = column.chunks
+    if pa.types.is_dictionary(kind):  # pandas categoricals: their values, decoded
+        chunks = [c.dictionary_decode() for c in chunks]
+        kind = kind.value_type
+        column = pa.chunked_array(chunks, type=kind)
     if pa.types.is_floating(kind) or pa.types.is_integer(kind):
         dtype = np.dtype(kind.to_pandas_dtype())
         parts = [_numeric(c, dtype) for c in chunks]
@@ -72,6 +76,8 @@ def column_to_numpy(column: Any, name: str, path: str | Path) -> np.ndarray:
         parts = [np.array(["" if v is None else v for v in c.to_pylist()], dtype=str) for c in chunks]
     elif pa.types.is_null(kind):
         parts = [np.full(len(c), np.nan) for c in chunks]
+    elif pa.types.is_temporal(kind):  # rare in ALF: pyarrow's own conversion (it may import pandas)
+        parts = [c.to_numpy(zero_copy_only=False) for c in chunks]
     else:
         raise AlfFormatError(f"column {name!r} is of type {kind}", path, rule=_RULE)
     if not parts:

@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import rules
+from . import readers, rules
 from .errors import AlfDimensionError, AlfError, AlfNotFoundError, AlfRelationError, AlfWarning
 from .readers import column_names, column_units
 from .rowread import row_source
@@ -527,6 +527,11 @@ def build_layout(
     -------
     SessionLayout
     """
+    with readers._inside(session.path):  # every file opened must stay in this session folder
+        return _build_layout(session, collections, strict)
+
+
+def _build_layout(session: AlfSession, collections: Iterable[str] | None, strict: bool) -> SessionLayout:
     chosen = select_collections(session, collections)
     builder = _Builder(session, strict)
     if strict and session.problems:

@@ -50,10 +50,8 @@ class RowFile:
         want = out.nbytes
         if want == 0:
             return out
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except OSError as err:
-            raise AlfFormatError(f"cannot be read ({err.strerror or err})", self.path, rule=_RULE) from None
+        fh = readers.open_regular(self.path)  # a regular file inside the session, or an AlfError
+        fd = fh.fileno()
         try:
             view = memoryview(out.reshape(-1).view(np.uint8))
             done = 0
@@ -69,7 +67,7 @@ class RowFile:
                     )
                 done += got
         finally:
-            os.close(fd)
+            fh.close()
         return out
 
     def __getitem__(self, key: Any) -> np.ndarray:
@@ -131,8 +129,8 @@ def row_file(path: Path, metadata: dict | None) -> RowFile | None:
     ext = path.suffix.lower()
     if ext == ".npy":
         head = readers._read_npy_header(path)
-        if head.fortran_order and len(head.shape) > 1:
-            return None
+        if (head.fortran_order and len(head.shape) > 1) or len(head.shape) == 0:
+            return None  # read whole (a 0-d array has no rows to read by)
         return RowFile(path, head.offset, head.dtype, head.shape)
     if ext == ".bin":
         dtype, n_rows, n_cols = readers._bin_layout(path, metadata)

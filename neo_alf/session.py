@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import warnings
 from collections import defaultdict
 from collections.abc import Iterator
@@ -295,10 +296,11 @@ class Dataset:
         rows, nothing to read; ``load`` gives None, as ONE-api does. An empty ``.npy`` is an error."""
         if self.extension.lower() not in _READ_WHOLE:
             return False
-        try:
-            return all(f.path.stat().st_size == 0 for f in self.files)
+        try:  # a FIFO or a device also says size 0: only regular files can be empty files
+            stats = [f.path.stat() for f in self.files]
         except OSError:
             return False
+        return all(stat.S_ISREG(st.st_mode) and st.st_size == 0 for st in stats)
 
     @property
     def is_table(self) -> bool:
@@ -921,6 +923,10 @@ class AlfSession:
 
 
 def _unread_note(session: AlfSession, rel_path: str) -> str:
-    if (session.path / rel_path).stat().st_size == 0:
+    try:
+        st = (session.path / rel_path).stat()
+    except OSError:
+        return f"{rel_path}: cannot be listed"
+    if stat.S_ISREG(st.st_mode) and st.st_size == 0:
         return f"{rel_path}: an empty file (no rows; load_object gives None)"
     return f"{rel_path}: not read by neo-alf (no reader for this file type)"

@@ -271,10 +271,32 @@ def parse_rel_path(rel_path: str | PurePath) -> RelPath:
         A folder or the file name breaks the convention.
     AlfPathError
         The path is absolute or has ``.``/``..`` parts: it could leave the session folder.
+
+    Notes
+    -----
+    A backslash is refused, not read as a separator: on POSIX it is part of one file name, and
+    ``alf\\probe01\\spikes.times.npy`` at the session root is not ``alf/probe01/spikes.times.npy``.
+    Pass a ``PureWindowsPath`` to parse a Windows path.
     """
     from .errors import AlfPathError
 
-    text = PurePath(rel_path).as_posix() if not isinstance(rel_path, str) else rel_path.replace("\\", "/")
+    if isinstance(rel_path, str):
+        text = rel_path
+    else:
+        try:  # a PureWindowsPath's separators become slashes here, on purpose
+            text = PurePath(rel_path).as_posix()
+        except TypeError:
+            raise AlfNameError(
+                f"a dataset path must be a str or path, not {type(rel_path).__name__}", repr(rel_path)
+            ) from None
+    if "\\" in text:
+        # On POSIX a backslash is an ordinary character of one file name: read as a separator it
+        # would let a root file named `alf\probe01\spikes.times.npy` stand in for another collection.
+        raise AlfNameError(
+            "a backslash in a dataset path", text, rule="ALF paths use `/`; names have no backslash"
+        )
+    if "\x00" in text:
+        raise AlfNameError("a NUL character in a dataset path", repr(text), rule="ALF dataset path")
     posix = PurePosixPath(text)
     if posix.is_absolute() or re.match(r"^[A-Za-z]:", text):
         raise AlfPathError("a dataset path must be relative", text, rule="datasets stay in their session")

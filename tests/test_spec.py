@@ -275,3 +275,40 @@ def test_names_agree_with_one_api():
     for n in invalid_for_one:
         with pytest.raises(AlfNameError):
             parse_name(n)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "alf\\probe01\\pykilosort\\#2099-01-01#\\spikes.times.npy",
+        "alf/probe01\\spikes.times.npy",
+        "spikes.times\\x.npy",
+    ],
+)
+def test_backslashes_are_not_separators(bad):
+    """A POSIX file named `alf\\probe01\\...` at the root must not stand in for another collection."""
+    with pytest.raises(AlfNameError, match="backslash"):
+        parse_rel_path(bad)
+
+
+def test_windows_paths_are_parsed_as_paths():
+    from pathlib import PureWindowsPath
+
+    rel = parse_rel_path(PureWindowsPath("alf\\probe01\\#2099-01-01#\\spikes.times.npy"))
+    assert (rel.collection, rel.revision, rel.name.object) == ("alf/probe01", "2099-01-01", "spikes")
+
+
+def test_backslash_root_file_is_not_a_dataset_of_the_probe(tmp_path):
+    """Issue 14 item 8: the root file is ignored, the probe's spike times are the real ones."""
+    import numpy as np
+
+    from neo_alf.session import AlfSession
+
+    probe = tmp_path / "alf" / "probe01"
+    probe.mkdir(parents=True)
+    np.save(probe / "spikes.times.npy", np.arange(3.0))
+    np.save(tmp_path / "alf\\probe01\\#2099-01-01#\\spikes.times.npy", np.full(5, 99.0))
+    session = AlfSession(tmp_path)
+    np.testing.assert_array_equal(session.load_object("spikes", "alf/probe01")["times"], np.arange(3.0))
+    assert "alf\\probe01\\#2099-01-01#\\spikes.times.npy" in session.ignored
+    assert session.revisions == []

@@ -79,3 +79,22 @@ def test_punctuation_soup(text):
             parse(text)
         except AlfNameError:
             pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text(string.ascii_letters + string.digits + "_-", min_size=1, max_size=8), max_size=3),
+    alf_names(),
+    st.integers(min_value=0, max_value=200),
+)
+def test_a_backslash_anywhere_is_refused(folders, name, where):
+    """Issue 14 item 8: `alf\\probe01\\spikes.times.npy` is one POSIX file name, never a path."""
+    rel = "/".join([*folders, name.to_filename()])
+    i = where % (len(rel) + 1)
+    bad = rel[:i] + "\\" + rel[i:]
+    for parse in (parse_name, parse_rel_path):
+        try:
+            parse(bad)
+        except AlfNameError:
+            continue
+        raise AssertionError(f"{parse.__name__} accepted {bad!r}")
