@@ -24,7 +24,7 @@ from .errors import AlfFormatError
 
 __all__ = ["Column", "zip_chunks"]
 
-CHUNK_ROWS = 1 << 20
+CHUNK_ROWS = 1 << 18  # 2 MiB of float64: little fresh memory per pass, few calls
 _GAP = 64  # scattered rows closer than this are read in one call
 _SEARCH_BLOCK = 4096  # a binary search reads single rows down to a block of this many, then the block
 

@@ -76,7 +76,8 @@ def _select_numpy(keys, values, unit, start, rows_out, values_out, n) -> int:
     return n + int(found.size)
 
 
-_SORT_ROWS = 1 << 16  # NumPy's radix sort of small keys is fastest on cache-sized pieces
+_SORT_ROWS = 1 << 15  # NumPy's radix sort of small keys is fastest on cache-sized pieces
+_PIECE_RANKS = np.arange(_SORT_ROWS)
 
 
 def _local_orders(keys: np.ndarray, fill: np.ndarray):
@@ -91,14 +92,14 @@ def _local_orders(keys: np.ndarray, fill: np.ndarray):
         per_unit = np.bincount(piece, minlength=fill.size)
         # the sorted piece is runs of units: unit u's run starts at first[u] and goes to fill[u]
         dest = np.repeat(fill - (np.cumsum(per_unit) - per_unit), per_unit)
-        dest += np.arange(piece.size)
+        dest += _PIECE_RANKS[: piece.size]
         fill += per_unit
         yield a, local, dest
 
 
 def _scatter_values_numpy(keys, values, fill, out, previous) -> int:
     for a, local, dest in _local_orders(keys, fill):
-        out[dest] = values[a + local]
+        out[dest] = values[a : a + _SORT_ROWS][local]
     if values.size == 0:
         return -1
     ok = np.empty(values.size, dtype=bool)
