@@ -44,7 +44,7 @@ from .errors import AlfFormatError, AlfRelationError
 
 __all__ = ["SpikeIndex"]
 
-_PROBE_POINTS = 1025
+_PROBE_POINTS = 129  # a positioned read each: enough to see a file not sorted by time
 # Cluster ids (without clusters.*) below this are counted in a table (8 MiB at most); any larger id
 # makes the ids sorted and looked up by bisection, so that memory follows the number of distinct ids
 _DENSE_IDS = 1 << 20
