@@ -84,14 +84,17 @@ def _local_orders(keys: np.ndarray, fill: np.ndarray):
     """Per piece of a chunk: its first row, the stable order of its keys, and each sorted element's
     destination slot; advances ``fill``."""
     narrow = np.uint8 if fill.size <= 1 << 8 else np.uint16 if fill.size <= 1 << 16 else None
+    units = np.arange(fill.size + 1)
     for a in range(0, keys.size, _SORT_ROWS):
         piece = keys[a : a + _SORT_ROWS]
         if narrow is not None:
             piece = piece.astype(narrow)  # radix sort for 8- and 16-bit keys
         local = np.argsort(piece, kind="stable")
-        per_unit = np.bincount(piece, minlength=fill.size)
-        # the sorted piece is runs of units: unit u's run starts at first[u] and goes to fill[u]
-        dest = np.repeat(fill - (np.cumsum(per_unit) - per_unit), per_unit)
+        # the sorted piece is runs of units: unit u's run is bounds[u]:bounds[u + 1], bound for the
+        # slots fill[u]:... (a bisection per unit is cheaper than counting every key again)
+        bounds = np.searchsorted(piece[local], units)
+        per_unit = np.diff(bounds)
+        dest = np.repeat(fill - bounds[:-1], per_unit)
         dest += _PIECE_RANKS[: piece.size]
         fill += per_unit
         yield a, local, dest
