@@ -134,7 +134,7 @@ def run_variant(name: str, session: Path, phy: Path | None, collections: list[st
         from neo_alf import AlfRawIO
     folders = [session / c for c in collections]
     base = _status_kib("VmRSS")
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     n = 0
     if kind == "a":
         kept = [(np.load(f / "spikes.times.npy"), np.load(f / "spikes.clusters.npy")) for f in folders]
@@ -170,10 +170,11 @@ def run_variant(name: str, session: Path, phy: Path | None, collections: list[st
             n = sum(r.size for r in result)
         else:
             n = reader.spike_channels_count()
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     peak = _status_kib("VmHWM")
     out = {
         "seconds": seconds,
+        "cpu": cpu,
         "peak_mib": peak / 1024,
         "growth_mib": (peak - base) / 1024,
         "n": int(n),
@@ -219,20 +220,23 @@ def comparison(args) -> int:
             _warm_page_cache(session / COLLECTION, args.root / "phy")
             runs[name].append(_child(args, name, session, [COLLECTION], NUMBA.get(name)))
     med = {name: _summary(runs[name]) for name in names}
+    cpu = {name: statistics.median(r["cpu"] for r in runs[name]) for name in names}
     mem = {name: statistics.median(r["growth_mib"] for r in runs[name]) for name in names}
     peak = {name: statistics.median(r["peak_mib"] for r in runs[name]) for name in names}
     a = med.get("a", (float("nan"),) * 3)[0]
     a_mem = mem.get("a", float("nan"))
+    a_cpu = cpu.get("a", float("nan"))
     print(f"fresh processes, {args.repeat} interleaved runs each; time = median [fastest - slowest]")
     print(
-        f"{'':3} {'variant':38} {'median':>8} {'spread':>17} {'x (a)':>7} {'peak':>7}"
-        f" {'growth':>7} {'x (a)':>6}"
+        f"{'':3} {'variant':38} {'median':>8} {'spread':>17} {'x (a)':>7} {'CPU':>7} {'x (a)':>6}"
+        f" {'peak':>7} {'growth':>7} {'x (a)':>6}"
     )
     for name in names:
         m, lo, hi = med[name]
         numba = " (numba imported)" if any(r["numba_imported"] for r in runs[name]) else ""
         print(
             f"{name:3} {VARIANTS[name]:38} {m:7.3f}s [{lo:6.3f} - {hi:6.3f}] {m / a:7.2f}"
+            f" {cpu[name]:6.3f}s {cpu[name] / a_cpu:6.2f}"
             f" {peak[name]:6.0f}M {mem[name]:6.0f}M {mem[name] / a_mem:6.2f}{numba}",
             flush=True,
         )
@@ -253,6 +257,8 @@ def comparison(args) -> int:
                 if slow in med:
                     x = med[slow][0] / med[e][0]
                     _ratio_line(f"spikes 20M {how}: ({slow}) / all units", x, f">= {bound:g}", x >= bound)
+                    x = cpu[slow] / cpu[e]
+                    _ratio_line(f"spikes 20M {how}: ({slow}) / all units, CPU time", x, f">= {bound:g}", None)
     if {"e", "e0"} <= med.keys():
         x = med["e"][0] / med["e0"][0]
         _ratio_line("spikes 20M: numba installed / not (all units)", x, "<= 1 (noise aside)", None)
@@ -263,6 +269,7 @@ def comparison(args) -> int:
             "median (s)",
             "fastest - slowest (s)",
             "x (a)",
+            "CPU (s)",
             "peak RSS (MiB)",
             "RSS growth (MiB)",
         ]
@@ -270,7 +277,7 @@ def comparison(args) -> int:
         for name in names:
             m, lo, hi = med[name]
             cells = [f"({name}) {VARIANTS[name]}", f"{m:.3f}", f"{lo:.3f} - {hi:.3f}", f"{m / a:.2f}"]
-            cells += [f"{peak[name]:.0f}", f"{mem[name]:.0f}"]
+            cells += [f"{cpu[name]:.3f}", f"{peak[name]:.0f}", f"{mem[name]:.0f}"]
             print("   * - " + "\n     - ".join(cells))
     return 0
 
@@ -350,31 +357,37 @@ def growth(args) -> int:
         row = {"label": label, "spikes": total}
         for name in runs:
             row[name] = _summary(runs[name])
+            row[name + "_cpu"] = statistics.median(r["cpu"] for r in runs[name])
             row[name + "_mem"] = statistics.median(r["growth_mib"] for r in runs[name])
         rows.append(row)
+        ns = 1e9 / total
         print(
-            f"{label:34} floor {row['a'][0]:7.3f}s  header {row['d'][0]:7.3f}s"
-            f" [{row['d'][1]:.3f}-{row['d'][2]:.3f}]"
-            f"  all units {row['e'][0]:7.3f}s [{row['e'][1]:.3f}-{row['e'][2]:.3f}]  peak growth "
-            f"{row['e_mem']:7.0f} MiB | per spike: header {row['d'][0] / total * 1e9:5.2f} ns, all units "
-            f"{row['e'][0] / total * 1e9:5.2f} ns, memory {row['e_mem'] * 2**20 / total:5.2f} B "
-            f"(floor {row['a_mem'] * 2**20 / total:5.2f} B)",
+            f"{label:34} floor {row['a'][0]:7.3f}s header {row['d'][0]:7.3f}s"
+            f" all units {row['e'][0]:7.3f}s [{row['e'][1]:.3f}-{row['e'][2]:.3f}]"
+            f" ({row['e'][0] / row['a'][0]:.2f}x floor) peak growth {row['e_mem']:5.0f} MiB | per spike:"
+            f" header {row['d'][0] * ns:5.2f} ns (CPU {row['d_cpu'] * ns:5.2f}),"
+            f" all units {row['e'][0] * ns:6.2f} ns (CPU {row['e_cpu'] * ns:6.2f}),"
+            f" memory {row['e_mem'] * 2**20 / total:5.2f} B (floor {row['a_mem'] * 2**20 / total:5.2f} B)",
             flush=True,
         )
-    sizes = [r for r in rows if r["label"] in ("2 M", "20 M", "100 M")]
-    if len(sizes) >= 2:
-        for key, what in (("d", "header"), ("e", "all units"), ("e_mem", "memory")):
-            per = [(r[key][0] if key != "e_mem" else r[key]) / r["spikes"] for r in sizes]
+    measures = (
+        ("d", "header", lambda r: r["d"][0]),
+        ("d_cpu", "header CPU", lambda r: r["d_cpu"]),
+        ("e", "all units", lambda r: r["e"][0]),
+        ("e_cpu", "all units CPU", lambda r: r["e_cpu"]),
+        ("e_mem", "peak memory", lambda r: r["e_mem"]),
+    )
+    for labels, what, bound in (
+        (("2 M", "20 M", "100 M"), "2M-100M", "<= 0.25 (+-25%)"),
+        (("1 probe x 5 M", "2 probes x 5 M", "4 probes x 5 M"), "1-4 probes", "<= 0.25 (linear)"),
+    ):
+        chosen = [r for r in rows if r["label"] in labels]
+        if len(chosen) < 2:
+            continue
+        for _, name, get in measures:
+            per = [get(r) / r["spikes"] for r in chosen]
             spread = max(per) / min(per) - 1
-            _ratio_line(
-                f"growth 2M-100M: {what} per spike, max/min - 1", spread, "<= 0.25 (+-25%)", spread <= 0.25
-            )
-    probes = [r for r in rows if "probe" in r["label"]]
-    if len(probes) >= 2:
-        for key, what in (("d", "header"), ("e", "all units")):
-            per = [r[key][0] / r["spikes"] for r in probes]
-            spread = max(per) / min(per) - 1
-            _ratio_line(f"growth 1-4 probes: {what} per spike, max/min - 1", spread, "linear", None)
+            _ratio_line(f"growth {what}: {name} per spike, max/min - 1", spread, bound, spread <= 0.25)
     if args.rst:
         print("\n.. list-table::\n   :header-rows: 1\n")
         header = [
@@ -382,17 +395,22 @@ def growth(args) -> int:
             "floor (s)",
             "header (s)",
             "all units (s)",
-            "header / spike (ns)",
-            "all units / spike (ns)",
+            "all units / floor",
+            "header / spike (ns), wall | CPU",
+            "all units / spike (ns), wall | CPU",
             "peak growth / spike (B)",
             "floor's / spike (B)",
         ]
         print("   * - " + "\n     - ".join(header))
         for r in rows:
-            s = r["spikes"]
+            ns = 1e9 / r["spikes"]
             cells = [r["label"], f"{r['a'][0]:.3f}", f"{r['d'][0]:.3f}", f"{r['e'][0]:.3f}"]
-            cells += [f"{r['d'][0] / s * 1e9:.2f}", f"{r['e'][0] / s * 1e9:.2f}"]
-            cells += [f"{r['e_mem'] * 2**20 / s:.2f}", f"{r['a_mem'] * 2**20 / s:.2f}"]
+            cells += [f"{r['e'][0] / r['a'][0]:.2f}"]
+            cells += [
+                f"{r['d'][0] * ns:.2f} | {r['d_cpu'] * ns:.2f}",
+                f"{r['e'][0] * ns:.1f} | {r['e_cpu'] * ns:.1f}",
+            ]
+            cells += [f"{r['e_mem'] * 2**20 / r['spikes']:.2f}", f"{r['a_mem'] * 2**20 / r['spikes']:.2f}"]
             print("   * - " + "\n     - ".join(cells))
     return 0
 

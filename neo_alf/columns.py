@@ -131,10 +131,11 @@ class Column:
 
 
 def zip_chunks(
-    *columns: Column, start: int = 0, stop: int | None = None
+    *columns: Column, start: int = 0, stop: int | None = None, scale: int = 1
 ) -> Iterator[tuple[int, tuple[np.ndarray, ...]]]:
-    """``(first row, (chunk of each column))`` over rows ``start:stop`` of columns of equal length."""
-    rows = CHUNK_ROWS  # read per call: tests make it small to cross many chunk edges
+    """``(first row, (chunk of each column))`` over rows ``start:stop`` of columns of equal length,
+    ``scale`` times :data:`CHUNK_ROWS` rows at a time."""
+    rows = CHUNK_ROWS * scale  # read per call: tests make it small to cross many chunk edges
     stop = columns[0].size if stop is None else stop
     iterators = [c.chunks(start, stop, rows) for c in columns]
     yield from zip(range(start, stop, rows), zip(*iterators, strict=True), strict=True)

@@ -84,25 +84,31 @@ def _local_orders(keys: np.ndarray, fill: np.ndarray):
     """Per piece of a chunk: its first row, the stable order of its keys, and each sorted element's
     destination slot; advances ``fill``."""
     narrow = np.uint8 if fill.size <= 1 << 8 else np.uint16 if fill.size <= 1 << 16 else None
+    rows = max(_SORT_ROWS, 4 * fill.size)  # many units: longer pieces, so per-unit work stays small
+    ranks = _PIECE_RANKS if rows == _SORT_ROWS else np.arange(rows)
     units = np.arange(fill.size + 1)
-    for a in range(0, keys.size, _SORT_ROWS):
-        piece = keys[a : a + _SORT_ROWS]
+    bisect = fill.size * 16 <= rows  # few units: bisect the sorted piece rather than count it again
+    for a in range(0, keys.size, rows):
+        piece = keys[a : a + rows]
         if narrow is not None:
             piece = piece.astype(narrow)  # radix sort for 8- and 16-bit keys
         local = np.argsort(piece, kind="stable")
-        # the sorted piece is runs of units: unit u's run is bounds[u]:bounds[u + 1], bound for the
-        # slots fill[u]:... (a bisection per unit is cheaper than counting every key again)
-        bounds = np.searchsorted(piece[local], units)
-        per_unit = np.diff(bounds)
-        dest = np.repeat(fill - bounds[:-1], per_unit)
-        dest += _PIECE_RANKS[: piece.size]
+        # the sorted piece is runs of units: unit u's run starts at first[u], bound for fill[u]
+        if bisect:
+            bounds = np.searchsorted(piece[local], units)
+            first, per_unit = bounds[:-1], np.diff(bounds)
+        else:
+            per_unit = np.bincount(piece, minlength=fill.size)
+            first = np.cumsum(per_unit) - per_unit
+        dest = np.repeat(fill - first, per_unit)
+        dest += ranks[: piece.size]
         fill += per_unit
         yield a, local, dest
 
 
 def _scatter_values_numpy(keys, values, fill, out, previous) -> int:
     for a, local, dest in _local_orders(keys, fill):
-        out[dest] = values[a : a + _SORT_ROWS][local]
+        out[dest] = values[a : a + local.size][local]
     if values.size == 0:
         return -1
     ok = np.empty(values.size, dtype=bool)

@@ -180,7 +180,8 @@ class SpikeIndex:
         def part(_: int, start: int, stop: int):
             table = np.zeros(0, dtype=np.int64)
             ids, counts = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-            for first, (chunk,) in zip_chunks(self._clusters, start=start, stop=stop):
+            # long chunks: counting in a table costs O(rows + largest id) per chunk
+            for first, (chunk,) in zip_chunks(self._clusters, start=start, stop=stop, scale=4):
                 if chunk.size == 0:
                     continue
                 lo, hi = int(chunk.min()), int(chunk.max())
