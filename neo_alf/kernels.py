@@ -18,8 +18,8 @@ the matching chunk of ``spikes.times`` (the *values*):
 
 Both implementations give identical results (``tests/test_kernels.py``). The NumPy ones sort
 cache-sized pieces of a chunk with NumPy's radix sort (8- and 16-bit keys) and move each piece's
-values to their units' slots in one scatter: every unit of a 20-million-spike probe in about
-0.1 to 0.15 s, close to the compiled loops once those are loaded.
+values to their units' slots in one scatter: about 10 ns of CPU per spike, against about 3 for the
+compiled loops once those are loaded (``docs/performance.rst``).
 
 **Why NumPy is the default.** A fresh process pays about 0.2 s to import Numba and 0.25 s more to
 bring up LLVM for the first compiled function (the very first run on a machine also compiles, a few
