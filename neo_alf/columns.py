@@ -7,19 +7,26 @@ through a mapping leaves the whole file in the process's memory. Reading in chun
 from the page cache (about 10 GB/s) and keeps the process's memory at one chunk.
 
 Other columns (in-memory arrays, multi-part datasets joined by the session, text files) are sliced.
+
+A file that shrinks, vanishes or cannot be read after the column was opened raises
+:class:`~neo_alf.errors.AlfFormatError` naming it (never a bare ``OSError``, never a SIGBUS).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
+from .errors import AlfFormatError
+
 __all__ = ["Column", "zip_chunks"]
 
-CHUNK_ROWS = 1 << 20
+CHUNK_ROWS = 1 << 18  # 2 MiB of float64: little fresh memory per pass, few calls
 _GAP = 64  # scattered rows closer than this are read in one call
+_SEARCH_BLOCK = 4096  # a binary search reads single rows down to a block of this many, then the block
 
 
 class Column:
@@ -60,11 +67,35 @@ class Column:
             return
         path, offset, dtype = self.file
         buffer = np.empty(min(rows, max(stop - start, 0)), dtype=dtype)
-        with open(path, "rb", buffering=0) as fh:
+        with _reading(path), open(path, "rb", buffering=0) as fh:
             for first in range(start, stop, rows):
                 n = min(rows, stop - first)
                 _read_exactly(fh, offset + first * dtype.itemsize, buffer[:n], path)
                 yield _native(buffer[:n])
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` as a fresh array of the reader's own (native byte order)."""
+        if self.file is None:
+            return _native(np.array(self.open()[start:stop]))
+        path, offset, dtype = self.file
+        out = np.empty(max(stop - start, 0), dtype=dtype)
+        with _reading(path), open(path, "rb", buffering=0) as fh:
+            _read_exactly(fh, offset + start * dtype.itemsize, out, path)
+        return _native(out)
+
+    def search(self, value: float, side: str = "left") -> int:
+        """``numpy.searchsorted`` on a sorted column, reading O(log n) rows of a file."""
+        if self.file is None:
+            return int(np.searchsorted(self.open(), value, side=side))
+        lo, hi = 0, self.size
+        while hi - lo > _SEARCH_BLOCK:
+            mid = (lo + hi) // 2
+            v = self.take(np.array([mid]))[0]
+            if v < value or (side == "right" and v == value):
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo + int(np.searchsorted(self.read(lo, hi), value, side=side))
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         """``column[rows]`` (a fresh array): positioned reads of nearby rows for a file."""
@@ -81,14 +112,17 @@ class Column:
         starts = np.concatenate([[0], breaks + 1]).tolist()
         stops = np.concatenate([breaks + 1, [rows.size]]).tolist()
         item = dtype.itemsize
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            for a, b in zip(starts, stops, strict=True):
-                first, last = int(rows[a]), int(rows[b - 1])
-                data = os.pread(fd, (last - first + 1) * item, offset + first * item)
-                out[a:b] = np.frombuffer(data, dtype=dtype)[rows[a:b] - first]
-        finally:
-            os.close(fd)
+        with _reading(path):
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                for a, b in zip(starts, stops, strict=True):
+                    first, last = int(rows[a]), int(rows[b - 1])
+                    data = os.pread(fd, (last - first + 1) * item, offset + first * item)
+                    if len(data) < (last - first + 1) * item:
+                        raise OSError(f"{path}: file ended before row {last} (was it truncated?)")
+                    out[a:b] = np.frombuffer(data, dtype=dtype)[rows[a:b] - first]
+            finally:
+                os.close(fd)
         if order is not None:
             unsorted = np.empty_like(out)
             unsorted[order] = out
@@ -97,13 +131,26 @@ class Column:
 
 
 def zip_chunks(
-    *columns: Column, start: int = 0, stop: int | None = None
+    *columns: Column, start: int = 0, stop: int | None = None, scale: int = 1
 ) -> Iterator[tuple[int, tuple[np.ndarray, ...]]]:
-    """``(first row, (chunk of each column))`` over rows ``start:stop`` of columns of equal length."""
-    rows = CHUNK_ROWS  # read per call: tests make it small to cross many chunk edges
+    """``(first row, (chunk of each column))`` over rows ``start:stop`` of columns of equal length,
+    ``scale`` times :data:`CHUNK_ROWS` rows at a time."""
+    rows = CHUNK_ROWS * scale  # read per call: tests make it small to cross many chunk edges
     stop = columns[0].size if stop is None else stop
     iterators = [c.chunks(start, stop, rows) for c in columns]
     yield from zip(range(start, stop, rows), zip(*iterators, strict=True), strict=True)
+
+
+@contextmanager
+def _reading(path: str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as error:
+        raise AlfFormatError(
+            f"cannot read {path} any more: {error.strerror or error}",
+            [path],
+            rule="a dataset does not change while a reader has it open",
+        ) from error
 
 
 def _read_exactly(fh, position: int, out: np.ndarray, path: str) -> None:

@@ -1,4 +1,4 @@
-"""The inner loops of per-unit spike access, in NumPy and, with the ``fast`` extra, compiled.
+"""The inner loops of per-unit spike access, in NumPy and, on request, compiled.
 
 Four loops over one chunk of ``spikes.clusters`` (the *keys*: unit positions) and, where needed,
 the matching chunk of ``spikes.times`` (the *values*):
@@ -16,14 +16,18 @@ the matching chunk of ``spikes.times`` (the *values*):
 ``scatter_rows(keys, start, fill, order)``
     The same for row numbers: ``order[fill[key]] = start + i``.
 
-Both implementations give identical results (``tests/test_kernels.py``). The compiled ones (Numba,
-``pip install neo-alf[fast]``) run a chunk in one pass, without temporaries: every unit of a
-20-million-spike probe in about 0.12 s instead of 0.3 s. Loading them costs about 0.25 s and 120 MiB
-(Numba and LLVM; the very first run also compiles, a few seconds, cached on disk), once per process,
-so :func:`for_rows` hands them out only for collections of at least :data:`COMPILED_FROM` spikes and
-a small session never imports Numba. For one large probe read once in a fresh process the load
-roughly cancels the gain; from the second large probe in a process, or for bigger ones, it is won
-back. Set ``NEO_ALF_NUMBA=0`` to use NumPy always.
+Both implementations give identical results (``tests/test_kernels.py``). The NumPy ones sort
+cache-sized pieces of a chunk with NumPy's radix sort (8- and 16-bit keys) and move each piece's
+values to their units' slots in one scatter: about 10 ns of CPU per spike, against about 3 for the
+compiled loops once those are loaded (``docs/performance.rst``).
+
+**Why NumPy is the default.** A fresh process pays about 0.2 s to import Numba and 0.25 s more to
+bring up LLVM for the first compiled function (the very first run on a machine also compiles, a few
+seconds, cached on disk): more than the compiled loops save below about 100 million spikes. So the
+compiled loops are used only when asked for, with ``NEO_ALF_NUMBA=1`` (long-running processes that
+read many large probes); they are then loaded at the first index build, never at ``parse_header``,
+and each signature only when first used. ``NEO_ALF_NUMBA=0`` refuses them even to
+:func:`compiled`.
 """
 
 from __future__ import annotations
@@ -56,8 +60,8 @@ class Kernels(NamedTuple):
 def _count_into_numpy(keys: np.ndarray, counts: np.ndarray) -> int:
     if keys.size == 0:
         return -1
-    bad = (keys < 0) | (keys >= counts.size) if keys.dtype.kind == "i" else keys >= counts.size
-    if bad.any():
+    if int(keys.max()) >= counts.size or (keys.dtype.kind == "i" and int(keys.min()) < 0):
+        bad = (keys < 0) | (keys >= counts.size) if keys.dtype.kind == "i" else keys >= counts.size
         return int(np.flatnonzero(bad)[0])
     counts += np.bincount(keys, minlength=counts.size)
     return -1
@@ -72,28 +76,39 @@ def _select_numpy(keys, values, unit, start, rows_out, values_out, n) -> int:
     return n + int(found.size)
 
 
-_SORT_ROWS = 1 << 16  # NumPy's radix sort of small keys is fastest on cache-sized pieces
+_SORT_ROWS = 1 << 15  # NumPy's radix sort of small keys is fastest on cache-sized pieces
+_PIECE_RANKS = np.arange(_SORT_ROWS)
 
 
 def _local_orders(keys: np.ndarray, fill: np.ndarray):
-    """Per piece of a chunk: its first row, the stable order of its keys, and each element's
+    """Per piece of a chunk: its first row, the stable order of its keys, and each sorted element's
     destination slot; advances ``fill``."""
     narrow = np.uint8 if fill.size <= 1 << 8 else np.uint16 if fill.size <= 1 << 16 else None
-    for a in range(0, keys.size, _SORT_ROWS):
-        piece = keys[a : a + _SORT_ROWS]
+    rows = max(_SORT_ROWS, 4 * fill.size)  # many units: longer pieces, so per-unit work stays small
+    ranks = _PIECE_RANKS if rows == _SORT_ROWS else np.arange(rows)
+    units = np.arange(fill.size + 1)
+    bisect = fill.size * 16 <= rows  # few units: bisect the sorted piece rather than count it again
+    for a in range(0, keys.size, rows):
+        piece = keys[a : a + rows]
         if narrow is not None:
             piece = piece.astype(narrow)  # radix sort for 8- and 16-bit keys
         local = np.argsort(piece, kind="stable")
-        per_unit = np.bincount(piece, minlength=fill.size)
-        first_in_piece = np.cumsum(per_unit) - per_unit
-        dest = (fill - first_in_piece)[piece[local]] + np.arange(piece.size)
+        # the sorted piece is runs of units: unit u's run starts at first[u], bound for fill[u]
+        if bisect:
+            bounds = np.searchsorted(piece[local], units)
+            first, per_unit = bounds[:-1], np.diff(bounds)
+        else:
+            per_unit = np.bincount(piece, minlength=fill.size)
+            first = np.cumsum(per_unit) - per_unit
+        dest = np.repeat(fill - first, per_unit)
+        dest += ranks[: piece.size]
         fill += per_unit
         yield a, local, dest
 
 
 def _scatter_values_numpy(keys, values, fill, out, previous) -> int:
     for a, local, dest in _local_orders(keys, fill):
-        out[dest] = values[a + local]
+        out[dest] = values[a : a + local.size][local]
     if values.size == 0:
         return -1
     ok = np.empty(values.size, dtype=bool)
@@ -119,7 +134,8 @@ _compile_lock = threading.Lock()
 
 
 def compiled() -> Kernels | None:
-    """The compiled kernels (loaded on first call), or None without Numba or with ``NEO_ALF_NUMBA=0``."""
+    """The compiled kernels (Numba imported on first call; each signature is loaded or compiled when
+    first used), or None without Numba or with ``NEO_ALF_NUMBA=0``."""
     global _compiled, _compiled_tried
     if not _compiled_tried:
         with _compile_lock:
@@ -130,12 +146,22 @@ def compiled() -> Kernels | None:
 
 
 def for_rows(n_rows: int) -> Kernels:
-    """The kernels to use for a collection of ``n_rows`` spikes: compiled when worth it and available."""
-    return (compiled() or NUMPY) if n_rows >= COMPILED_FROM else NUMPY
+    """The kernels for a collection of ``n_rows`` spikes: NumPy, unless ``NEO_ALF_NUMBA=1`` asks for
+    the compiled ones (then loaded on this first call) and the collection is large enough."""
+    if n_rows >= COMPILED_FROM and _setting() == "on":
+        return compiled() or NUMPY
+    return NUMPY
+
+
+def _setting() -> str:
+    value = os.environ.get("NEO_ALF_NUMBA", "").strip().lower()
+    if value in ("0", "false", "no", "off"):
+        return "off"
+    return "on" if value in ("1", "true", "yes", "on") else "auto"
 
 
 def _compile() -> Kernels | None:
-    if os.environ.get("NEO_ALF_NUMBA", "1").strip().lower() in ("0", "false", "no", "off"):
+    if _setting() == "off":
         return None
     try:
         from numba import njit
@@ -189,18 +215,4 @@ def _compile() -> Kernels | None:
             order[j] = start + i
             fill[k] = j + 1
 
-    kernels = Kernels("numba", count_into, select, scatter_values, scatter_rows)
-    _warm(kernels)
-    return kernels
-
-
-def _warm(kernels: Kernels) -> None:
-    """Load from Numba's on-disk cache (or compile, on the very first run) the usual signatures:
-    uint32/int32 cluster indices and int64 unit positions (sparse ids), float64 seconds, int32 rows.
-    Others compile on first use and are cached too."""
-    for key_dtype in (np.uint32, np.int32, np.int64):
-        keys, fill, values = np.zeros(1, dtype=key_dtype), np.zeros(1, dtype=np.int64), np.zeros(1)
-        kernels.count_into(keys, np.zeros(1, dtype=np.int64))
-        kernels.select(keys, values, 0, 0, np.zeros(1, np.int64), np.zeros(1), 0)
-        kernels.scatter_values(keys, values, fill.copy(), np.zeros(1), -np.inf)
-        kernels.scatter_rows(keys, 0, fill.copy(), np.zeros(1, dtype=np.int32))
+    return Kernels("numba", count_into, select, scatter_values, scatter_rows)

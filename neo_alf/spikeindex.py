@@ -4,9 +4,11 @@ ALF stores spikes as parallel columns sorted by time (``spikes.times``, ``spikes
 ``spikes.amps``...). Reading unit *k* naively (``times[clusters == k]``) costs a pass over
 every spike for every unit. :class:`SpikeIndex` instead
 
-1. at construction, reads ``spikes.clusters`` once, in chunks: per-unit counts (so ``count`` is
-   O(1)) and the relational rule (indices are rows of ``clusters.*``); it probes ``spikes.times``
-   cheaply (ends and a strided sample) for its span and order;
+1. at construction, reads ``spikes.clusters`` once, in chunks, for the relational rule (indices are
+   rows of ``clusters.*``: the minimum and maximum of each chunk) or, without ``clusters.*``, for the
+   distinct ids present (memory follows their number, not their values); it probes ``spikes.times``
+   cheaply (ends and a strided sample) for its span and order. Nothing else: per-unit counts are
+   one more pass over ``spikes.clusters`` when first asked for (``count``, or the first unit);
 2. serves the first request with one streaming pass over the two columns that picks out that unit:
    a reader that looks at one unit never holds more than that unit and a chunk;
 3. from the second request on (a reader walking the units), builds once, in one streaming pass,
@@ -17,13 +19,14 @@ every spike for every unit. :class:`SpikeIndex` instead
 
 The passes read the files in chunks (:mod:`neo_alf.columns`): nothing stays mapped. Large collections
 are passed over in parts, one thread each, the count pass recording each part's per-unit counts so
-that every part knows where its spikes go. The inner loops are :mod:`neo_alf.kernels` (compiled
-with the ``fast`` extra).
+that every part knows where its spikes go. The inner loops are :mod:`neo_alf.kernels` (NumPy;
+compiled on request).
 
 Times are checked as they are sorted (finite, non-decreasing, inside the span): data that the
 strided probe called sorted but are not raise :class:`AlfFormatError` for the units they touch,
-rather than give a silently wrong span. Spike times found unsorted at construction are recovered:
-the span is computed exactly and each unit's spikes are sorted by time once.
+rather than give a silently wrong span. A collection without ``spikes.clusters`` (one unit) is
+checked whole, in chunks, at its first read. Spike times found unsorted at construction are
+recovered: the span is computed exactly and each unit's spikes are sorted by time once.
 """
 
 from __future__ import annotations
@@ -41,12 +44,17 @@ from .errors import AlfFormatError, AlfRelationError
 
 __all__ = ["SpikeIndex"]
 
-_PROBE_POINTS = 1025
+_PROBE_POINTS = 129  # a positioned read each: enough to see a file not sorted by time
+# Cluster ids (without clusters.*) below this are counted in a table (8 MiB at most); any larger id
+# makes the ids sorted and looked up by bisection, so that memory follows the number of distinct ids
+_DENSE_IDS = 1 << 20
 # Passes over the columns run in parts, one thread each (the kernels and file reads release the GIL)
 _THREADS = min(4, os.cpu_count() or 1)
 _MIN_PART_ROWS = 1 << 22
 _NATIVE_KEYS = (np.dtype(np.uint32), np.dtype(np.int32), np.dtype(np.int64))
 _EMPTY_ROWS = np.zeros(0, dtype=np.int64)
+_INT64_MAX = np.iinfo(np.int64).max
+_RULE = "spikes.clusters holds 0-based row indices of clusters.*"
 
 
 class SpikeIndex:
@@ -70,7 +78,7 @@ class SpikeIndex:
     unit_ids : numpy.ndarray
         Cluster id of each unit (int64).
     counts : numpy.ndarray
-        Spike count of each unit (int64).
+        Spike count of each unit (int64), counted on first use.
     offsets : numpy.ndarray
         ``counts`` accumulated: unit *k* is ``offsets[k]:offsets[k + 1]`` of the sorted spikes.
     t_first, t_last : float or None
@@ -97,30 +105,36 @@ class SpikeIndex:
                 rule="spikes.times is a 1-D numeric vector of seconds",
             )
         self._n = self._times.size
-        self._kernels = kernels.for_rows(self._n)
+        self._chosen_kernels: kernels.Kernels | None = None  # chosen at the first pass that needs them
         n_parts = max(1, min(_THREADS, self._n // _MIN_PART_ROWS))
         self._bounds = [self._n * p // n_parts for p in range(n_parts + 1)]  # rows of each part
-        self._part_counts = np.zeros((n_parts, 0), dtype=np.int64)  # spikes of each unit in each part
-        self._lock = threading.Lock()  # the one-time builds, and the count of requests
+        self._part_counts: np.ndarray | None = None  # spikes of each unit in each part (parts x units)
+        self._counts: np.ndarray | None = None
+        self._offsets: np.ndarray | None = None
+        self._lock = threading.RLock()  # the one-time builds, and the count of requests
         self._requests = 0
         self._order: np.ndarray | None = None  # rows sorted by unit (then time)
         self._sorted_times: np.ndarray | None = None  # times sorted by unit (then time)
         self._bad_units: np.ndarray | None = None  # units whose times broke the order rule
         self._lookup: np.ndarray | None = None  # cluster id -> unit position, when ids are sparse
+        self._sparse_ids: np.ndarray | None = None  # sorted cluster ids, when too large for a table
+        self._whole_checked = False  # one unit: every time checked finite and in order
         self._clusters = None if clusters is None else Column(clusters)
         if self._clusters is None:
             self.unit_ids = np.zeros(1, dtype=np.int64)
-            self.counts = np.array([self._n], dtype=np.int64)
+            self._set_counts(np.array([[self._n]], dtype=np.int64))
+        elif n_units is not None:
+            self._check_clusters()
+            self._validate(n_units)
+            self.unit_ids = np.arange(n_units, dtype=np.int64)
         else:
-            self.unit_ids, self.counts = self._count(n_units)
-        self.offsets = np.zeros(self.counts.size + 1, dtype=np.int64)
-        np.cumsum(self.counts, out=self.offsets[1:])
+            self._check_clusters()
+            self.unit_ids = self._tally()
         self.t_first, self.t_last, self.sorted = self._probe_span()
 
     # ------------------------------------------------------------------------------ construction
 
-    def _count(self, n_units: int | None) -> tuple[np.ndarray, np.ndarray]:
-        rule = "spikes.clusters holds 0-based row indices of clusters.*"
+    def _check_clusters(self) -> None:
         clusters = self._clusters
         if clusters.ndim != 1 or clusters.size != self._n:
             raise AlfRelationError(
@@ -130,49 +144,104 @@ class SpikeIndex:
             )
         if clusters.dtype.kind not in "iu":
             raise AlfRelationError(
-                f"cluster indices are {clusters.dtype}, not integers", self._clusters_paths, rule=rule
+                f"cluster indices are {clusters.dtype}, not integers", self._clusters_paths, rule=_RULE
             )
-        results = self._in_parts(lambda _, start, stop: self._count_part(start, stop, n_units))
-        failures = [failure for _, failure in results if failure is not None]
-        if failures:
-            row, value = failures[0]  # parts are in row order: the first bad row
-            problem = (
-                f"negative cluster index {value}"
-                if value < 0
-                else f"cluster index {value} but clusters.* has {n_units} rows"
-            )
-            raise AlfRelationError(f"row {row}: {problem}", self._clusters_paths, rule=rule)
-        size = max(part.size for part, _ in results)
-        self._part_counts = np.zeros((len(results), size), dtype=np.int64)
-        for p, (part, _) in enumerate(results):
-            self._part_counts[p, : part.size] = part
-        counts = self._part_counts.sum(axis=0)
-        if n_units is not None:
-            return np.arange(n_units, dtype=np.int64), counts
-        ids = np.flatnonzero(counts).astype(np.int64)
-        if ids.size and ids[-1] >= ids.size:  # sparse ids: sort on unit positions, not on raw ids
-            self._lookup = np.full(counts.size, -1, dtype=np.int64)
-            self._lookup[ids] = np.arange(ids.size)
-        self._part_counts = np.ascontiguousarray(self._part_counts[:, ids])
-        return ids, counts[ids]
 
-    def _count_part(self, start: int, stop: int, n_units: int | None):
-        """Per-unit counts of rows ``start:stop``, and ``(row, index)`` of the first bad index."""
-        counts = np.zeros(n_units or 0, dtype=np.int64)
-        for first, (chunk,) in zip_chunks(self._clusters, start=start, stop=stop):
-            keys, done = _as_keys(chunk), 0
-            while done < keys.size:
-                bad = self._kernels.count_into(keys[done:], counts)
-                if bad < 0:
-                    break
-                done += bad
-                value = int(keys[done])
-                if value < 0 or n_units is not None:
-                    return counts, (first + done, value)
-                grown = np.zeros(int(keys[done:].max()) + 1, dtype=np.int64)  # ids beyond: grow
-                grown[: counts.size] = counts
-                counts = grown
-        return counts, None
+    def _bad_index(self, failures: list, n_units: int | None) -> None:
+        """Raise for the first ``(row, value)`` of the parts' failures (parts are in row order)."""
+        failures = [f for f in failures if f is not None]
+        if not failures:
+            return
+        row, value = failures[0]
+        if value < 0:
+            problem = f"negative cluster index {value}"
+        elif n_units is not None:
+            problem = f"cluster index {value} but clusters.* has {n_units} rows"
+        else:
+            problem = f"cluster index {value} is beyond 64-bit signed integers"
+        raise AlfRelationError(f"row {row}: {problem}", self._clusters_paths, rule=_RULE)
+
+    def _validate(self, n_units: int) -> None:
+        """Every index a row of ``clusters.*``: each chunk's minimum and maximum, nothing counted."""
+
+        def part(_: int, start: int, stop: int):
+            for first, (chunk,) in zip_chunks(self._clusters, start=start, stop=stop):
+                if chunk.size and (int(chunk.min()) < 0 or int(chunk.max()) >= n_units):
+                    bad = int(np.flatnonzero((chunk < 0) | (chunk >= n_units))[0])
+                    return first + bad, int(chunk[bad])
+            return None
+
+        self._bad_index(self._in_parts(part), n_units)
+
+    def _tally(self) -> np.ndarray:
+        """The distinct ids present and each part's count of each (no clusters.*): ids below
+        :data:`_DENSE_IDS` counted in a table, larger ones sorted, so memory follows their number."""
+
+        def part(_: int, start: int, stop: int):
+            table = np.zeros(0, dtype=np.int64)
+            ids, counts = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+            # long chunks: counting in a table costs O(rows + largest id) per chunk
+            for first, (chunk,) in zip_chunks(self._clusters, start=start, stop=stop, scale=4):
+                if chunk.size == 0:
+                    continue
+                lo, hi = int(chunk.min()), int(chunk.max())
+                if lo < 0 or hi > _INT64_MAX:
+                    bad = int(np.flatnonzero((chunk < 0) | (chunk > _INT64_MAX))[0])
+                    return None, (first + bad, int(chunk[bad]))
+                if hi < _DENSE_IDS:
+                    found = np.bincount(_as_keys(chunk))
+                    if found.size > table.size:
+                        table = np.concatenate([table, np.zeros(found.size - table.size, np.int64)])
+                    table[: found.size] += found
+                else:
+                    ids, counts = _merge(ids, counts, *np.unique(chunk.astype(np.int64), return_counts=True))
+            dense = np.flatnonzero(table)
+            return _merge(ids, counts, dense.astype(np.int64), table[dense]), None
+
+        results = self._in_parts(part)
+        self._bad_index([failure for _, failure in results], None)
+        ids = np.unique(np.concatenate([np.zeros(0, np.int64)] + [r[0][0] for r in results]))
+        part_counts = np.zeros((len(results), ids.size), dtype=np.int64)
+        for p, ((part_ids, counts), _) in enumerate(results):
+            part_counts[p, np.searchsorted(ids, part_ids)] = counts
+        self._set_counts(part_counts)
+        if ids.size and ids[-1] >= ids.size:  # sparse ids: sort on unit positions, not on raw ids
+            if ids[-1] < _DENSE_IDS:
+                self._lookup = np.full(int(ids[-1]) + 1, -1, dtype=np.int64)
+                self._lookup[ids] = np.arange(ids.size)
+            else:
+                self._sparse_ids = ids
+        return ids
+
+    def _set_counts(self, part_counts: np.ndarray) -> None:
+        self._part_counts = np.ascontiguousarray(part_counts)
+        self._counts = self._part_counts.sum(axis=0)
+        offsets = np.zeros(self._counts.size + 1, dtype=np.int64)
+        np.cumsum(self._counts, out=offsets[1:])
+        self._offsets = offsets
+
+    def _ensure_counts(self) -> None:
+        """Per-unit counts of every part (one pass over spikes.clusters, the first time asked)."""
+        if self._part_counts is not None:
+            return
+        with self._lock:
+            if self._part_counts is not None:
+                return
+            n_units = self.unit_ids.size
+
+            def part(_: int, start: int, stop: int) -> np.ndarray:
+                counts = np.zeros(n_units, dtype=np.int64)
+                for _, (chunk,) in zip_chunks(self._clusters, start=start, stop=stop):
+                    self._kernels.count_into(self._keys(chunk), counts)  # checked at construction
+                return counts
+
+            self._set_counts(np.stack(self._in_parts(part)))
+
+    @property
+    def _kernels(self) -> kernels.Kernels:
+        if self._chosen_kernels is None:
+            self._chosen_kernels = kernels.for_rows(self._n)
+        return self._chosen_kernels
 
     def _in_parts(self, work: Callable[[int, int, int], object]) -> list:
         """``work(part, start, stop)`` for each part of the rows, in threads when there are several."""
@@ -184,6 +253,7 @@ class SpikeIndex:
 
     def _part_fills(self) -> np.ndarray:
         """Where each part's first spike of each unit goes in the unit-sorted order (parts x units)."""
+        self._ensure_counts()
         before = np.cumsum(self._part_counts, axis=0) - self._part_counts
         return before + self.offsets[:-1]
 
@@ -220,7 +290,19 @@ class SpikeIndex:
 
     @property
     def n_units(self) -> int:
-        return int(self.counts.size)
+        return int(self.unit_ids.size)
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Spike count of each unit (int64; counted on first use)."""
+        self._ensure_counts()
+        return self._counts
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """``counts`` accumulated: unit *k* is ``offsets[k]:offsets[k + 1]`` of the sorted spikes."""
+        self._ensure_counts()
+        return self._offsets
 
     def count(self, unit: int) -> int:
         """Spikes of unit ``unit`` (its position in :attr:`unit_ids`), O(1)."""
@@ -240,7 +322,10 @@ class SpikeIndex:
     def rows(self, unit: int) -> np.ndarray:
         """Row indices (into ``spikes.*``) of a unit's spikes, in time order (read-only)."""
         if self._clusters is None:
-            return self.window(unit)[0] if not self.sorted else _frozen(np.arange(self._n, dtype=np.int64))
+            if not self.sorted:
+                return self.window(unit)[0]
+            self._check_whole()
+            return _frozen(np.arange(self._n, dtype=np.int64))
         return self._unit(unit, rows=True, times=False)[0]
 
     def window(self, unit: int, t_start: float | None = None, t_stop: float | None = None):
@@ -262,14 +347,25 @@ class SpikeIndex:
     # ----------------------------------------------------------------------------- how it serves
 
     def _only_unit(self, t_start, t_stop):
-        """Every spike is one unit: searchsorted straight on spikes.times (sorted by time)."""
+        """Every spike is one unit: binary search straight on spikes.times (sorted by time), after
+        one chunked check of the whole column (a NaN or a fall anywhere would mislead the search)."""
         if not self.sorted:  # recovery: every spike sorted by time, once
             rows, times = self._ensure(rows=True, times=True)
             i0, i1 = _bounds(times, t_start, t_stop)
             return rows[i0:i1], times[i0:i1]
-        times = self._times.open()
-        i0, i1 = _bounds(times, t_start, t_stop)
-        return slice(i0, i1), _frozen(np.array(times[i0:i1]))
+        self._check_whole()
+        i0 = 0 if t_start is None else self._times.search(t_start, "left")
+        i1 = self._n if t_stop is None else self._times.search(t_stop, "right")
+        return slice(i0, i1), _frozen(self._times.read(i0, max(i0, i1)))
+
+    def _check_whole(self) -> None:
+        if self._whole_checked:
+            return
+        with self._lock:
+            if not self._whole_checked:
+                if not self._scan_span()[2]:
+                    self._refuse(0)
+                self._whole_checked = True
 
     def _unit(self, unit: int, rows: bool, times: bool = True):
         """``(rows or None, times or None)`` of a whole unit, sorted by time; views of the index
@@ -393,6 +489,8 @@ class SpikeIndex:
         """Unit positions of a chunk of cluster ids, in a dtype the kernels are built for."""
         if self._lookup is not None:
             return self._lookup[clusters]
+        if self._sparse_ids is not None:
+            return np.searchsorted(self._sparse_ids, clusters.astype(np.int64, copy=False))
         return clusters if clusters.dtype in _NATIVE_KEYS else clusters.astype(np.int64)
 
     def _empty_times(self) -> np.ndarray:
@@ -406,13 +504,26 @@ class SpikeIndex:
             self._refuse(unit)
 
     def _refuse(self, unit: int):
+        who = "spike times"
+        if self._clusters is not None:
+            who += f" of cluster {int(self.unit_ids[unit])}"
         raise AlfFormatError(
-            f"spike times of cluster {int(self.unit_ids[unit])} are not sorted or leave the span "
+            f"{who} are not sorted or leave the span "
             f"[{self.t_first}, {self.t_last}] taken from a sample of spikes.times; the file is not "
             "sorted by time",
             self._times_paths,
             rule="spikes.times is non-decreasing",
         )
+
+
+def _merge(ids: np.ndarray, counts: np.ndarray, more_ids: np.ndarray, more_counts: np.ndarray):
+    """Two sorted ``(ids, counts)`` tallies as one."""
+    if ids.size == 0:
+        return more_ids, more_counts
+    merged, where = np.unique(np.concatenate([ids, more_ids]), return_inverse=True)
+    total = np.zeros(merged.size, dtype=np.int64)
+    np.add.at(total, where, np.concatenate([counts, more_counts]))
+    return merged, total
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -52,7 +57,7 @@ def test_select_picks_rows_and_values_in_order(impl):
 
 
 @pytest.mark.parametrize("chunk", [7, 777, 100_000])
-@pytest.mark.parametrize("n_units", [37, 700, 70_000])  # 8-bit, 16-bit and wider keys for NumPy
+@pytest.mark.parametrize("n_units", [37, 700, 5_000, 70_000])  # 8, 16 (bisected, counted), wider keys
 def test_scatters_are_a_stable_counting_sort(impl, chunk, n_units):
     keys = _keys(n=100_000, k=n_units)
     values = np.sort(np.random.default_rng(1).uniform(0, 10, keys.size))
@@ -82,11 +87,37 @@ def test_scatter_values_reports_the_first_fall_or_nan(impl, where, value, previo
     np.testing.assert_array_equal(out, values)  # written all the same
 
 
-def test_small_collections_never_load_numba():
+def test_numba_is_used_only_when_asked_for(monkeypatch):
+    monkeypatch.delenv("NEO_ALF_NUMBA", raising=False)
+    assert kernels.for_rows(10**9) is kernels.NUMPY  # by default: its load costs more than it saves
+    monkeypatch.setenv("NEO_ALF_NUMBA", "1")
     assert kernels.for_rows(kernels.COMPILED_FROM - 1) is kernels.NUMPY
     assert kernels.for_rows(kernels.COMPILED_FROM) is (kernels.compiled() or kernels.NUMPY)
+
+
+def test_a_fresh_process_reading_a_large_probe_never_imports_numba(tmp_path):
+    """parse_header and every unit of a 1.5 M-spike collection, as a user runs them by default."""
+    code = f"""
+import sys
+import numpy as np
+from neo_alf.spikeindex import SpikeIndex
+rng = np.random.default_rng(0)
+n = 1_500_000
+np.save({str(tmp_path)!r} + "/t.npy", np.sort(rng.uniform(0, 100, n)))
+np.save({str(tmp_path)!r} + "/c.npy", rng.integers(0, 50, n).astype(np.uint32))
+index = SpikeIndex(lambda: np.load({str(tmp_path)!r} + "/t.npy", mmap_mode="r"),
+                   lambda: np.load({str(tmp_path)!r} + "/c.npy", mmap_mode="r"), n_units=50)
+assert "numba" not in sys.modules
+assert sum(index.times(u).size for u in range(50)) == n
+print("numba" in sys.modules)
+"""
+    env = {k: v for k, v in os.environ.items() if k != "NEO_ALF_NUMBA"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_numba_can_be_switched_off(monkeypatch):
     monkeypatch.setenv("NEO_ALF_NUMBA", "0")
     assert kernels._compile() is None
+    assert kernels.for_rows(10**9) is kernels.NUMPY

@@ -112,7 +112,9 @@ def test_chunked_build_equals_a_global_stable_sort(kernels_backend, small_chunks
     times, clusters = _spikes(n=300_000, k=700, seed=3)
     index = SpikeIndex(*_files(tmp_path, times, clusters), n_units=700)
     assert len(index._bounds) - 1 == (3 if layout == "three parts" else 1)
-    np.testing.assert_array_equal(index._part_counts.sum(axis=0), np.bincount(clusters, minlength=700))
+    assert index._part_counts is None  # construction only checks the indices: nothing counted
+    np.testing.assert_array_equal(index.counts, np.bincount(clusters, minlength=700))
+    assert index._part_counts.shape == (len(index._bounds) - 1, 700)
     order = np.argsort(clusters, kind="stable")
     index.times(0)  # the first request: a streaming pass
     index.times(1)
@@ -255,3 +257,98 @@ def test_the_first_bad_index_is_named_whichever_part_finds_it():
         SpikeIndex(times, clusters, n_units=3)
     with pytest.raises(AlfRelationError, match="row 12000: negative cluster index -2"):
         SpikeIndex(times, clusters)
+
+
+@pytest.mark.usefixtures("kernels_backend")
+@pytest.mark.parametrize("huge", [2**31, 2**40, 2**63 - 1])
+def test_memory_follows_the_number_of_distinct_ids_not_their_values(huge):
+    """Issue 14.6: one flipped bit (an id of 2**31) without clusters.* once allocated 16 GiB."""
+    import tracemalloc
+
+    times, clusters = _spikes(n=20_000, k=5)
+    clusters = clusters.astype(np.int64)
+    clusters[[7, 9_000]] = huge
+    tracemalloc.start()
+    try:
+        index = SpikeIndex(times, clusters)
+        for _ in range(2):  # the first request, then the index
+            for u, cid in enumerate(index.unit_ids.tolist()):
+                np.testing.assert_array_equal(index.times(u), times[clusters == cid])
+                np.testing.assert_array_equal(index.rows(u), np.flatnonzero(clusters == cid))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert index.unit_ids.tolist() == [0, 1, 2, 3, 4, huge]
+    assert index.counts.tolist() == [int((clusters == c).sum()) for c in [0, 1, 2, 3, 4, huge]]
+    assert peak < 8 * 2**20
+
+
+def test_an_id_beyond_signed_64_bits_names_its_row():
+    clusters = np.array([0, 1, 2**63 + 5, 1], dtype=np.uint64)
+    with pytest.raises(AlfRelationError, match="row 2: cluster index 9223372036854775813 is beyond"):
+        SpikeIndex(np.arange(4.0), clusters, clusters_paths=["spikes.clusters.npy"])
+
+
+def test_sparse_and_dense_ids_across_parts_are_merged(many_parts):
+    times, clusters = _spikes(n=16_000, k=6, seed=4)
+    clusters = clusters.astype(np.int64)
+    clusters[:5000] += 2**33  # the first part's ids are sparse, the others' dense
+    index = SpikeIndex(times, clusters)
+    expected = np.unique(clusters)
+    assert index.unit_ids.tolist() == expected.tolist()
+    for _ in range(2):
+        for u, cid in enumerate(expected.tolist()):
+            np.testing.assert_array_equal(index.times(u), times[clusters == cid])
+
+
+@pytest.mark.usefixtures("small_chunks")
+@pytest.mark.parametrize("fault", ["nan", "swap", "inf"])
+@pytest.mark.parametrize("request_", ["all", "window", "rows"])
+def test_one_unit_finds_faults_the_probe_skipped(tmp_path, fault, request_):
+    """Issue 14.9: without spikes.clusters, a NaN or a fall between probe points is an error naming
+    the file, whatever is asked (all times, a window far from the fault, the rows)."""
+    times = np.sort(np.random.default_rng(2).uniform(0, 100, 50_000))
+    times[30_001] = {"nan": np.nan, "inf": np.inf, "swap": times[30_002] + 1e-6}[fault]
+    np.save(tmp_path / "spikes.times.npy", times)
+    opener = lambda: np.load(tmp_path / "spikes.times.npy", mmap_mode="r")  # noqa: E731
+    index = SpikeIndex(opener, None, times_paths=[tmp_path / "spikes.times.npy"])
+    assert index.sorted  # the strided probe missed it
+    with pytest.raises(AlfFormatError, match=r"spikes\.times\.npy") as err:
+        if request_ == "all":
+            index.times(0)
+        elif request_ == "window":
+            index.window(0, 1.0, 2.0)
+        else:
+            index.rows(0)
+    assert ("spike 30001" in str(err.value)) if fault != "swap" else ("not sorted" in str(err.value))
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_one_unit_windows_from_a_file_match_searchsorted(tmp_path):
+    times = np.repeat(np.sort(np.random.default_rng(5).uniform(0, 100, 20_000)), 2)  # duplicates
+    np.save(tmp_path / "spikes.times.npy", times)
+    index = SpikeIndex(lambda: np.load(tmp_path / "spikes.times.npy", mmap_mode="r"), None)
+    for lo, hi in [(None, None), (10.0, 20.0), (times[777], times[9_999]), (-5.0, 0.0), (100.0, 200.0)]:
+        rows, got = index.window(0, lo, hi)
+        low, high = -np.inf if lo is None else lo, np.inf if hi is None else hi
+        expected = times[(times >= low) & (times <= high)]
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(times[rows], expected)
+    assert not _mapped(tmp_path / "spikes.times.npy")
+
+
+@pytest.mark.usefixtures("small_chunks")
+@pytest.mark.parametrize("clustered", [True, False])
+@pytest.mark.parametrize("when", ["first request", "index build"])
+def test_spike_times_truncated_after_parse_header_is_an_alf_error(tmp_path, clustered, when):
+    """Issue 14.13: a spikes.times that shrinks under an open reader raises AlfError naming it."""
+    times, clusters = _spikes(n=20_000, k=4)
+    t_open, c_open = _files(tmp_path, times, clusters)
+    index = SpikeIndex(t_open, c_open if clustered else None, times_paths=[tmp_path / "spikes.times.npy"])
+    if when == "index build" and clustered:
+        index.times(0)
+    path = tmp_path / "spikes.times.npy"
+    with open(path, "r+b") as fh:
+        fh.truncate(path.stat().st_size - 8 * 5_000)
+    with pytest.raises(AlfFormatError, match=r"spikes\.times\.npy.*(truncated|ended)"):
+        index.times(1 if clustered else 0)
