@@ -979,7 +979,12 @@ def _read_bounded(path: Path, limit: int, what: str, rule: str) -> bytes:
     """The whole file, refusing it past ``limit`` bytes (checked on the bytes read, not on ``stat``)."""
     with open_regular(path) as fh:
         try:
-            raw = fh.read(limit + 1)
+            # sized by the file (read(limit + 1) would allocate the whole limit for a small file);
+            # a file that grows while read still stops at limit + 1
+            size = os.fstat(fh.fileno()).st_size
+            raw = fh.read(min(size, limit) + 1)
+            if len(raw) == min(size, limit) + 1 and len(raw) <= limit:
+                raw += fh.read(limit + 1 - len(raw))
         except OSError as err:
             raise _cannot_read(path, err) from None
     if len(raw) > limit:

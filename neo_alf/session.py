@@ -203,7 +203,7 @@ class Dataset:
     def dtype(self) -> np.dtype:
         """The data's dtype, from headers when the file type has them."""
         if self.row_files is not None:
-            return np.result_type(*[p.dtype for p in self.row_files])
+            return _joined_dtype([p.dtype for p in self.row_files], self.paths)
         return np.dtype(getattr(self.open(), "dtype", object))
 
     @cached_property
@@ -230,7 +230,13 @@ class Dataset:
             return shapes[0]
         first = shapes[0]
         for f, s in zip(self.files, shapes, strict=True):
-            if s is None or first is None or s[1:] != first[1:]:
+            if not s:  # a 0-d or row-less part has no rows to join
+                raise AlfDimensionError(
+                    f"a part of a multi-part dataset has no rows (shape {s})",
+                    f.path,
+                    rule="parts are concatenated along rows",
+                )
+            if first is None or s[1:] != first[1:]:
                 raise AlfDimensionError(
                     f"parts of one dataset disagree beyond the first axis ({first} vs {s})",
                     [self.files[0].path, f.path],
@@ -250,7 +256,7 @@ class Dataset:
         if self.row_files is not None:
             self.shape  # noqa: B018 - checks the parts agree
             maps = [p.memmap() for p in self.row_files]
-            return maps[0] if len(maps) == 1 else ConcatenatedRows(maps)
+            return maps[0] if len(maps) == 1 else ConcatenatedRows(maps, self.paths)
         if self.extension.lower() in _READ_WHOLE:
             arrays = list(self._contents)
         else:
@@ -262,7 +268,7 @@ class Dataset:
             raise AlfFormatError(
                 "multi-part dataset whose parts are not arrays", self.paths, rule="parts are concatenated"
             )
-        return ConcatenatedRows(arrays)
+        return ConcatenatedRows(arrays, self.paths)
 
     def load(self) -> Any:
         """Read the data into memory (``.npy``/``.bin`` by positioned reads), parts concatenated.
@@ -277,7 +283,10 @@ class Dataset:
         if self.row_files is not None:  # positioned reads into a new array: nothing stays mapped
             self.shape  # noqa: B018 - checks the parts agree
             parts = [p.rows(0, p.shape[0]) for p in self.row_files]
-            return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+            if len(parts) == 1:
+                return parts[0]
+            _joined_dtype([p.dtype for p in parts], self.paths)
+            return np.concatenate(parts, axis=0)
         data = self.open()
         return np.asarray(data) if isinstance(data, ConcatenatedRows) else data
 
@@ -405,6 +414,16 @@ class TableColumn:
         return f"TableColumn({self.key!r} of {', '.join(self.rel_paths)})"
 
 
+def _joined_dtype(dtypes: list[np.dtype], paths) -> np.dtype:
+    """The dtype of parts joined along rows; parts whose dtypes cannot join are an error."""
+    try:
+        return np.result_type(*dtypes)
+    except TypeError as err:  # datetime64 beside float64, text beside numbers ...
+        raise AlfFormatError(
+            f"parts have dtypes that do not join ({err})", paths, rule="parts are concatenated along rows"
+        ) from None
+
+
 class ConcatenatedRows:
     """Several arrays seen as one along rows, read only where sliced (multi-part signals).
 
@@ -412,10 +431,10 @@ class ConcatenatedRows:
     selection: ``x[10:20]``, ``x[10:20, [0, 2]]``) and ``numpy.asarray`` (which concatenates).
     """
 
-    def __init__(self, arrays: list[np.ndarray]):
+    def __init__(self, arrays: list[np.ndarray], paths=()):
         self.arrays = arrays
         self.offsets = np.concatenate([[0], np.cumsum([a.shape[0] for a in arrays])])
-        self.dtype = np.result_type(*arrays)
+        self.dtype = _joined_dtype([a.dtype for a in arrays], paths)
         self.shape = (int(self.offsets[-1]), *arrays[0].shape[1:])
         self.ndim = len(self.shape)
 

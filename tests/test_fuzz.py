@@ -48,7 +48,17 @@ FUZZ_PRESETS = ("tiny", "no_clusters_object", "no_spike_clusters")
 """tuple: the generated sessions mutated (small, and between them: with and without clusters)."""
 
 MEMORY_LIMIT = 2 * 2**30
-"""int: RLIMIT_DATA of each child (bytes): a read that needs more is a memory blow-up."""
+"""int: data memory each child may add (bytes, set as RLIMIT_DATA over what it holds when forked):
+a read that needs more is a memory blow-up."""
+
+
+def _data_bytes() -> int:
+    """The process's data segment now (VmData), which RLIMIT_DATA limits."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmData:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 CASE_TIMEOUT = 60.0
 """float: seconds a child may take; past it the case is a hang (a healthy case takes about 1 s)."""
@@ -59,71 +69,7 @@ CI_CASES = 240
 PARALLEL = 2
 """int: children at once."""
 
-_SPIKEINDEX_IDS = (
-    "issue 14 item 6 (spikeindex.py, kernels.py): without clusters.*, memory follows the largest "
-    "spikes.clusters value: SpikeIndex._count_part allocates np.zeros(max id + 1) (16-32 GiB for "
-    "2**31..2**32-1), MemoryError under the 2 GB limit, in AlfIO(...) (parse_header)"
-)
-_ZERO_D_MULTIPART = (
-    "issue 14 item 13 (session.py): a 0-d part of a multi-part dataset: Dataset.shape (session.py:176) "
-    "indexes s[0] of shape () -> IndexError, raised by validate() (which promises never to raise)"
-)
-_ZERO_D_TABLE = (
-    "issue 14 item 13 (rawio/alfrawio.py): a 0-d clusters.* or channels.* attribute: _annotate_units -> "
-    "_per_row (alfrawio.py:610) iterates it -> TypeError('iteration over a 0-d array') in parse_header"
-)
-_TWO_D_CHANNELS = (
-    "issue 14 item 13 (rawio/alfrawio.py): a 2-D clusters.channels (n, 1): _annotate_units "
-    "(alfrawio.py:439) converts a row to int -> TypeError('only 0-dimensional arrays ...') in parse_header"
-)
-_MIXED_PARTS = (
-    "issue 14 item 13 (session.py): multi-part dataset whose parts have incompatible dtypes "
-    "(datetime64 and float64): ConcatenatedRows.__init__ (session.py:213) np.result_type -> "
-    "DTypePromotionError, raised by validate() via _check_times -> Dataset.load -> open"
-)
-_DATETIME_SPIKES = (
-    "issue 14 item 13 (io/proxies.py, rawio): a datetime64 per-spike attribute (spikes.amps/depths) "
-    "reaches Neo array annotations: proxies.py:39 array_annotate -> ValueError('Invalid annotation. "
-    "Annotations of type numpy.datetime64 are not allowed') in read_block, eager and lazy"
-)
-KNOWN_OPEN: dict[str, str] = {
-    "no_clusters_object:big integer id:alf/probe00/pykilosort/spikes.clusters.npy": _SPIKEINDEX_IDS,
-    "no_clusters_object:negative integer id:alf/probe00/pykilosort/spikes.clusters.npy": _SPIKEINDEX_IDS,
-    "no_clusters_object:flip body bits:alf/probe00/pykilosort/spikes.clusters.npy": _SPIKEINDEX_IDS,
-    "no_spike_clusters:-inf values:alf/probe00/pykilosort/spikes.times.npy": (
-        "issue 14 item 9 (rawio/spikeindex/io): a single-unit collection (no spikes.clusters) with a -inf "
-        "time in rows the quick probe skipped: the span starts after it and neo.SpikeTrain raises "
-        "ValueError('The first spike ... is before t_start') in read_block, eager and lazy (seed 560)"
-    ),
-    "tiny:npy 0-d:alf/licks.times.part001.npy": _ZERO_D_MULTIPART,
-    "tiny:npy 0-d:alf/licks.times.part002.npy": _ZERO_D_MULTIPART,
-    "tiny:npy 0-d:alf/probe00/pykilosort/channels.brainLocationIds_ccf_2017.npy": _ZERO_D_TABLE,
-    "tiny:npy 0-d:alf/probe00/pykilosort/channels.localCoordinates.npy": _ZERO_D_TABLE,
-    "tiny:npy 0-d:alf/probe00/pykilosort/channels.mlapdv.npy": _ZERO_D_TABLE,
-    "tiny:npy 0-d:alf/probe00/pykilosort/channels.rawInd.npy": _ZERO_D_TABLE,
-    "tiny:npy 0-d:alf/probe00/pykilosort/clusters.amps.npy": _ZERO_D_TABLE,
-    "tiny:npy 0-d:alf/probe00/pykilosort/clusters.channels.npy": _ZERO_D_TABLE,
-    "tiny:npy 0-d:alf/probe00/pykilosort/clusters.depths.npy": _ZERO_D_TABLE,
-    "tiny:npy 0-d:alf/probe01/pykilosort/channels.brainLocationIds_ccf_2017.npy": _ZERO_D_TABLE,
-    "tiny:npy 0-d:alf/probe01/pykilosort/channels.localCoordinates.npy": _ZERO_D_TABLE,
-    "tiny:npy 0-d:alf/probe01/pykilosort/channels.mlapdv.npy": _ZERO_D_TABLE,
-    "tiny:npy 0-d:alf/probe01/pykilosort/channels.rawInd.npy": _ZERO_D_TABLE,
-    "tiny:npy 0-d:alf/probe01/pykilosort/clusters.amps.npy": _ZERO_D_TABLE,
-    "tiny:npy 0-d:alf/probe01/pykilosort/clusters.channels.npy": _ZERO_D_TABLE,
-    "tiny:npy 0-d:alf/probe01/pykilosort/clusters.depths.npy": _ZERO_D_TABLE,
-    "tiny:npy extra axis:alf/probe00/pykilosort/clusters.channels.npy": _TWO_D_CHANNELS,
-    "tiny:npy extra axis:alf/probe01/pykilosort/clusters.channels.npy": _TWO_D_CHANNELS,
-    "tiny:npy as datetime64:alf/licks.times.part001.npy": _MIXED_PARTS,
-    "tiny:npy as datetime64:alf/licks.times.part002.npy": _MIXED_PARTS,
-    "no_clusters_object:npy as datetime64:alf/probe00/pykilosort/spikes.amps.npy": _DATETIME_SPIKES,
-    "no_clusters_object:npy as datetime64:alf/probe00/pykilosort/spikes.depths.npy": _DATETIME_SPIKES,
-    "no_spike_clusters:npy as datetime64:alf/probe00/pykilosort/spikes.amps.npy": _DATETIME_SPIKES,
-    "no_spike_clusters:npy as datetime64:alf/probe00/pykilosort/spikes.depths.npy": _DATETIME_SPIKES,
-    "tiny:npy as datetime64:alf/probe00/pykilosort/spikes.amps.npy": _DATETIME_SPIKES,
-    "tiny:npy as datetime64:alf/probe00/pykilosort/spikes.depths.npy": _DATETIME_SPIKES,
-    "tiny:npy as datetime64:alf/probe01/pykilosort/spikes.amps.npy": _DATETIME_SPIKES,
-    "tiny:npy as datetime64:alf/probe01/pykilosort/spikes.depths.npy": _DATETIME_SPIKES,
-}
+KNOWN_OPEN: dict[str, str] = {}
 """dict: ``case signature -> why``, for failures in code this suite's author does not own (rawio,
 io, session, spikeindex). A signature is ``preset:mutation:target``; every seed with it is skipped
 in CI. Empty this list as the causes are fixed."""
@@ -686,7 +632,9 @@ def _child(session: str, conn) -> None:
     faulthandler.disable()  # a crash is the parent's finding; no traceback dump into the test output
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     _, hard = resource.getrlimit(resource.RLIMIT_DATA)
-    limit = MEMORY_LIMIT if hard == resource.RLIM_INFINITY else min(MEMORY_LIMIT, hard)
+    # on top of what the forked child already holds (a long pytest run holds more than a fresh one)
+    limit = _data_bytes() + MEMORY_LIMIT
+    limit = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
     resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
     try:
         steps = read_everything(session)
