@@ -38,6 +38,8 @@ DIFFERENCES = {
     "tables": "text tables (csv/tsv/ssv) and parquet attributes are DataFrames in ONE, structured "
     "arrays here",
     "yaml": "ONE-api parses .yaml with PyYAML; neo-alf adds no dependency for it and returns the path",
+    "ssv": "neo-alf splits .ssv lines on runs of white space; pandas (ONE-api) on each space, so a "
+    "trailing space gives ONE an extra, empty `Unnamed: k` column",
 }
 NOT_PARSED_HERE = (".yaml",)
 
@@ -103,6 +105,9 @@ def _ours_vs_one(ours, theirs, key):
     if isinstance(theirs, pd.DataFrame):
         assert isinstance(ours, np.ndarray), key
         for j, column in enumerate(theirs.columns):
+            if ours.dtype.names and column not in ours.dtype.names and str(column).startswith("Unnamed"):
+                assert theirs[column].isna().all(), key  # DIFFERENCES["ssv"]: an empty column
+                continue
             mine = ours[column] if ours.dtype.names else (ours[:, j] if ours.ndim == 2 else ours)
             values = theirs[column].to_numpy()
             if values.dtype == object:
@@ -127,6 +132,7 @@ def _ours_vs_one(ours, theirs, key):
 def test_load_object_equals_one_api(ibl):
     session = AlfSession(ibl.path)
     compared = 0
+    one_fails: list[str] = []
     for obj in session.objects:
         folder = ibl.path / obj.collection
         revisions = {d.revision for d in obj.datasets.values()}
@@ -134,8 +140,13 @@ def test_load_object_equals_one_api(ibl):
             continue  # ONE-api's load_object reads one folder (revisions: tests/test_one_parity.py)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            theirs = one_io.load_object(folder, obj.name)
             ours = neo_alf.load_object(ibl.path, obj.name, collection=obj.collection)
+            try:
+                theirs = one_io.load_object(folder, obj.name)
+            except AttributeError:  # ONE-api 3.6.1 reads a shape from an .mp4 path (2020 raw video)
+                assert obj.collection == "raw_video_data", obj
+                one_fails.append(obj.name)
+                continue
         their_keys = {k.split(".")[0] for k in theirs if not k.endswith("metadata")}
         assert set(ours) >= their_keys - {"timestamps"}, (obj, set(ours), their_keys)
         for key, value in theirs.items():
@@ -149,6 +160,7 @@ def test_load_object_equals_one_api(ibl):
             _ours_vs_one(ours[short], value, f"{obj.collection}/{obj.name}.{key}")
             compared += 1
     assert compared > 50
+    assert len(one_fails) <= 3  # the three cameras of the 2020 raw video, where ONE-api itself fails
 
 
 def test_cli_validate_and_info(ibl):
