@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from neo.test.rawiotest import rawio_compliance
-from neo_alf.testing_ibl import make_ibl_session
 from one.alf import io as one_io
 
 import neo_alf
 from neo_alf import AlfIO, AlfRawIO, AlfSession
 from neo_alf.errors import AlfWarning
+from neo_alf.testing_ibl import make_ibl_session
 
 COMPLIANCE = [
     "header_is_total",
