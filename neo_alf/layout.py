@@ -389,6 +389,7 @@ class _Builder:
                     "channel annotations of units",
                 )
                 link = None
+        ch.update(_region_names(ch))
         cl_rows = {k: _per_row(v) for k, v in cl.items()}
         ch_rows = {k: _per_row(v) for k, v in ch.items()} if link is not None else {}
         link_rows = link.tolist() if link is not None else None
@@ -644,6 +645,24 @@ def _dtype_of(d: Any) -> np.dtype:
     if dtype is None:
         dtype = getattr(d.open(), "dtype", object)
     return np.dtype(dtype)
+
+
+_REGION_IDS = "brainLocationIds_ccf_2017"
+
+
+def _region_names(channels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Acronym and name of each channel's Allen region, beside its id, when iblatlas is installed
+    (its wheel ships the Allen table; extra ``[atlas]``); nothing without it."""
+    ids = channels.get(_REGION_IDS)
+    if ids is None or ids.ndim != 1:
+        return {}
+    try:
+        from .atlas import region_annotations
+
+        regions = region_annotations(ids)
+    except (ImportError, AlfError):  # no iblatlas: ids only
+        return {}
+    return {"brainLocation_acronym": regions["acronym"], "brainLocation_name": regions["name"]}
 
 
 def _as_rows(data: Any, n: int) -> np.ndarray:

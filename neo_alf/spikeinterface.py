@@ -62,6 +62,9 @@ class AlfSortingExtractor(NeoBaseSortingExtractor):
         the collection has them, else ``round(spikes.times x sampling_frequency)``).
     revision : str, optional
         Per dataset, this revision or the last one before it; default: the newest.
+    strict : bool
+        Raise the first ALF rule broken in the collection, instead of leaving that part out with an
+        :class:`~neo_alf.errors.AlfWarning` (unit annotations from a broken ``clusters.*`` file ...).
     """
 
     NeoRawIOClass = "AlfRawIO"
@@ -74,9 +77,10 @@ class AlfSortingExtractor(NeoBaseSortingExtractor):
         collection: str | None = None,
         sampling_frequency: float = 30000.0,
         revision: str | None = None,
+        strict: bool = False,
     ):
         collection = _spike_collection(folder_path, collection, revision)
-        neo_kwargs = self.map_to_neo_kwargs(folder_path, collection, revision)
+        neo_kwargs = self.map_to_neo_kwargs(folder_path, collection, revision, strict)
         self.neo_reader = self.get_neo_io_reader(self.NeoRawIOClass, **neo_kwargs)
         annotations = self.neo_reader.raw_annotations["blocks"][0]["segments"][0]["spikes"]
         cluster_ids = np.array([a["cluster_id"] for a in annotations], dtype=np.int64)
@@ -92,15 +96,17 @@ class AlfSortingExtractor(NeoBaseSortingExtractor):
             collection=collection,
             sampling_frequency=float(sampling_frequency),
             revision=revision,
+            strict=strict,
         )
 
     @classmethod
-    def map_to_neo_kwargs(cls, folder_path, collection=None, revision=None) -> dict:
-        """The AlfRawIO arguments for a folder, collection and revision."""
+    def map_to_neo_kwargs(cls, folder_path, collection=None, revision=None, strict=False) -> dict:
+        """The AlfRawIO arguments: exactly one collection (never the sortings below it)."""
         return {
             "dirname": str(folder_path),
-            "collections": [collection] if collection else None,
+            "collections": [collection] if collection is not None else None,
             "revision": revision,
+            "strict": strict,
         }
 
     @classmethod
@@ -116,8 +122,9 @@ def read_alf_sorting(
     collection: str | None = None,
     sampling_frequency: float = 30000.0,
     revision: str | None = None,
+    strict: bool = False,
 ) -> AlfSortingExtractor:
-    """Read one ALF spike-sorting collection as a SpikeInterface sorting.
+    """Read exactly one ALF spike-sorting collection as a SpikeInterface sorting.
 
     Parameters
     ----------
@@ -129,6 +136,8 @@ def read_alf_sorting(
         Frames per second (default 30 kHz, Neuropixels AP).
     revision : str, optional
         Per dataset, this revision or the last one before it.
+    strict : bool
+        Raise the first ALF rule broken instead of warning (see :class:`AlfSortingExtractor`).
 
     Returns
     -------
@@ -140,7 +149,7 @@ def read_alf_sorting(
     >>> sorting = read_alf_sorting(session_path, collection="alf/probe00/pykilosort")
     >>> sorting.get_unit_spike_train(unit_id=12, return_times=True)
     """
-    return AlfSortingExtractor(folder_path, collection, sampling_frequency, revision)
+    return AlfSortingExtractor(folder_path, collection, sampling_frequency, revision, strict)
 
 
 def _spike_collection(folder_path, collection: str | None, revision: str | None) -> str:

@@ -287,3 +287,19 @@ def test_a_signal_file_that_shrinks_under_an_open_reader_raises(fresh_session, w
     (gen.path / "alf/_ibl_wheel.position.npy").write_bytes(b"")
     with pytest.raises(neo_alf.AlfFormatError, match=r"_ibl_wheel\.position\.npy"):
         wheel.load()
+
+
+def test_brain_regions_by_name_beside_their_ids(make_generated):
+    pytest.importorskip("iblatlas")
+    from iblatlas.regions import BrainRegions
+
+    gen = make_generated("tiny")
+    block = AlfIO(gen.path).read_block(lazy=True)
+    regions = BrainRegions()
+    for st in block.segments[0].spiketrains:
+        region = st.annotations.get("channel_brainLocationIds_ccf_2017")
+        if region is None:
+            continue
+        row = int(np.flatnonzero(regions.id == region)[0])
+        assert st.annotations["channel_brainLocation_acronym"] == regions.acronym[row]
+        assert st.annotations["channel_brainLocation_name"] == regions.name[row]

@@ -8,7 +8,7 @@ import pytest
 si = pytest.importorskip("spikeinterface")
 from spikeinterface.core import BaseSorting, load  # noqa: E402
 
-from neo_alf.errors import AlfAmbiguousError, AlfNotFoundError  # noqa: E402
+from neo_alf.errors import AlfAmbiguousError, AlfDimensionError, AlfNotFoundError  # noqa: E402
 from neo_alf.spikeinterface import AlfSortingExtractor, read_alf_sorting  # noqa: E402
 
 COLLECTION = "alf/probe01/pykilosort"
@@ -67,3 +67,28 @@ def test_collection_is_needed_with_several_probes(make_generated):
         one.get_num_units()
         == make_generated("one_probe").truth["probes"]["alf/probe00/pykilosort"]["n_clusters"]
     )
+
+
+def test_one_sorting_exactly_and_strict(tmp_path):
+    """An old ks2 sorting in alf/probe00 and pykilosort below it: each read alone, never merged."""
+    import warnings
+
+    from neo_alf.errors import AlfWarning
+
+    for rel, ids in [("alf/probe00", [0, 1, 1, 0]), ("alf/probe00/pykilosort", [0, 2, 2, 2])]:
+        (tmp_path / rel).mkdir(parents=True, exist_ok=True)
+        np.save(tmp_path / rel / "spikes.times.npy", np.array([0.1, 0.2, 0.3, 0.4]))
+        np.save(tmp_path / rel / "spikes.clusters.npy", np.array(ids))
+        np.save(tmp_path / rel / "clusters.depths.npy", np.arange(max(ids) + 1, dtype=float))
+    old = read_alf_sorting(tmp_path, collection="alf/probe00")
+    new = read_alf_sorting(tmp_path, collection="alf/probe00/pykilosort")
+    assert list(old.unit_ids) == [0, 1] and list(new.unit_ids) == [0, 1, 2]
+    assert sum(len(new.get_unit_spike_train(u)) for u in new.unit_ids) == 4
+    np.save(tmp_path / "alf/probe00/clusters.amps.npy", np.zeros(5))  # rows differ from depths
+    with pytest.raises(AlfDimensionError, match=r"clusters\.amps\.npy"):
+        read_alf_sorting(tmp_path, collection="alf/probe00", strict=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tolerant = read_alf_sorting(tmp_path, collection="alf/probe00")
+    assert list(tolerant.unit_ids) == [0, 1]
+    assert any(issubclass(w.category, AlfWarning) and "clusters.amps.npy" in str(w.message) for w in caught)
