@@ -24,14 +24,20 @@ autodoc_default_options = {"members": True, "show-inheritance": True}
 # absent, and autodoc would warn and leave their sections empty. Mock exactly the missing ones.
 OPTIONAL_IMPORTS = [
     "spikeinterface",
+    "probeinterface",
     "matplotlib",
     "numba",
     "nixio",
     "pynwb",
+    "hdmf",
+    "nwbinspector",
     "one",
     "pynapple",
+    "pandas",
     "dask",
+    "distributed",
     "iblatlas",
+    "tqdm",
 ]
 
 

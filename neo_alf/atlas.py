@@ -11,9 +11,12 @@ one :class:`~neo_alf.errors.AlfWarning` per call naming them.
 
 from __future__ import annotations
 
+import csv
 import functools
+import importlib.util
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -61,25 +64,41 @@ class RegionTable:
 def region_table() -> RegionTable:
     """The Allen region table of iblatlas, built once per process.
 
+    Read from the ``allen_structure_tree.csv`` that iblatlas ships, with the csv module and
+    lateralised as ``iblatlas.regions.BrainRegions`` does it (each region with a positive id again
+    under its negative id, its name followed by `` (left)``): importing iblatlas would import pandas,
+    0.3 s that every reader of a session would pay at ``parse_header``.
+
     Raises
     ------
     AlfDependencyError
         iblatlas is not installed; the message names the extra ``neo-alf[atlas]``.
     """
-    try:
-        from iblatlas.regions import BrainRegions
-    except ImportError as err:
+    spec = importlib.util.find_spec("iblatlas")
+    table = None
+    if spec is not None and spec.submodule_search_locations:
+        table = Path(next(iter(spec.submodule_search_locations))) / "allen_structure_tree.csv"
+    if table is None or not table.is_file():
         raise AlfDependencyError(
-            f"region names need iblatlas: pip install 'neo-alf[atlas]' ({err})",
+            "region names need iblatlas (its Allen structure table): pip install 'neo-alf[atlas]'",
             rule="optional extra `atlas`",
-        ) from None
-    regions = BrainRegions()
-    order = np.argsort(regions.id, kind="stable")
-    ids = np.asarray(regions.id, dtype=np.int64)[order]
+        )
+    ids, acronyms_, names_ = [], [], []
+    with open(table, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            region = int(row["id"])
+            ids.append(region)
+            acronyms_.append(row["acronym"])
+            names_.append(row["name"])
+            if region > 0:
+                ids.append(-region)
+                acronyms_.append(row["acronym"])
+                names_.append(row["name"] + " (left)")
+    order = np.argsort(ids, kind="stable")
     return RegionTable(
-        ids,
-        np.asarray(regions.acronym, dtype=str)[order],
-        np.asarray(regions.name, dtype=str)[order],
+        np.asarray(ids, dtype=np.int64)[order],
+        np.asarray(acronyms_, dtype=str)[order],
+        np.asarray(names_, dtype=str)[order],
     )
 
 

@@ -202,21 +202,19 @@ def test_units_over_an_adapter_carry_its_eids_and_filters(cache):
 
 
 def test_region_columns_follow_the_atlas_extra(cache, monkeypatch):
-    import builtins
-
     from neo_alf import atlas
 
     _, sessions, _ = cache
     assert "acronym" not in units_table([sessions[2].path], regions=False)
-    real_import = builtins.__import__
+    import importlib.util
 
-    def blocked(name, *args, **kwargs):
-        if name.startswith("iblatlas"):
-            raise ImportError("no iblatlas here")
-        return real_import(name, *args, **kwargs)
+    real_find = importlib.util.find_spec
+
+    def blocked(name, *args, **kwargs):  # iblatlas not installed
+        return None if name.startswith("iblatlas") else real_find(name, *args, **kwargs)
 
     atlas.region_table.cache_clear()
-    monkeypatch.setattr(builtins, "__import__", blocked)
+    monkeypatch.setattr(importlib.util, "find_spec", blocked)
     try:
         table = units_table([sessions[2].path])  # "auto": ids only
         assert "atlas_id" in table and "acronym" not in table
