@@ -54,7 +54,8 @@ def main() -> int:
     parser.add_argument("--child", nargs=2, metavar=("PATH", "WITHOUT_RAW"))
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child[0], args.child[1] if args.child[1] == "raw" else args.child[1] == "1")))
+        which = args.child[1]
+        print(json.dumps(child(args.child[0], which if which == "raw" else which == "1")))
         return 0
     repeats = 3 if args.quick else args.repeats
     from neo_alf.testing_ibl import make_ibl_session
