@@ -427,6 +427,9 @@ class _Builder:
     def events(self, obj: AlfObject) -> list[EventSource]:
         attributes = obj.attributes
         timed = [(k, a) for k, a in sorted(attributes.items()) if a.is_universal_time]
+        if "start" in attributes and "stop" in attributes and "intervals" not in attributes:
+            # a table of stimuli with start and stop columns (IBL's _ibl_passiveGabor.table.csv)
+            timed.append(("intervals", _StartStop(attributes["start"], attributes["stop"])))
         if not timed:
             return []
         try:
@@ -645,6 +648,38 @@ def _dtype_of(d: Any) -> np.dtype:
     if dtype is None:
         dtype = getattr(d.open(), "dtype", object)
     return np.dtype(dtype)
+
+
+class _StartStop:
+    """``start`` and ``stop`` attributes of a table, seen as its ``intervals`` (n, 2)."""
+
+    attribute = key = "intervals"
+    timescale = None
+    is_universal_time = True
+    error = None
+
+    def __init__(self, start: Any, stop: Any):
+        self.start, self.stop = start, stop
+        self.paths = tuple(dict.fromkeys((*start.paths, *stop.paths)))
+        self.rel_paths = tuple(dict.fromkeys((*start.rel_paths, *stop.rel_paths)))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.start.rows, 2)
+
+    @property
+    def rows(self) -> int:
+        return self.start.rows
+
+    def load(self) -> np.ndarray:
+        start, stop = np.asarray(self.start.load()), np.asarray(self.stop.load())
+        if start.shape != stop.shape or start.ndim != 1:
+            raise AlfDimensionError(
+                f"start {start.shape} and stop {stop.shape} are not two columns of one table",
+                self.paths,
+                rule=rules.RULES["intervals_shape"],
+            )
+        return np.column_stack([start, stop])
 
 
 _REGION_IDS = "brainLocationIds_ccf_2017"

@@ -87,6 +87,11 @@ def test_text_table_with_start_and_stop_is_an_interval_series(tmp_path):
     gabor = session.load_object("passiveGabor")
     assert set(gabor) >= {"start", "stop", "position", "contrast"}
     np.testing.assert_array_equal(gabor["position"], [35.0, -35.0])
+    (epoch,) = AlfIO(tmp_path).read_block().segments[0].epochs
+    assert epoch.name == "alf/passiveGabor.intervals"
+    np.testing.assert_allclose(epoch.times.magnitude, [1.0, 2.0])
+    np.testing.assert_allclose(epoch.durations.magnitude, [0.3, 0.3])
+    np.testing.assert_array_equal(epoch.array_annotations["contrast"], [0.5, 1.0])
 
 
 # ------------------------------------------------------------------------------- unread files
