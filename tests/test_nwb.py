@@ -530,3 +530,27 @@ def test_irregular_sync_clock_and_shared_timestamps(tmp_path):
         # the second series links the first one's timestamps instead of a copy
         assert group["pupil.xy/timestamps"] == group["pupil.diameter/timestamps"]
     assert _blocking_messages(out) == []
+
+
+def test_raw_streams_from_real_spikeglx_files(tmp_path):
+    """raw=True on real .cbin recordings (mtscomp) read by neo_alf.spikeglx: int16 samples equal
+    mtscomp's own decompression, in microvolts through the meta gains."""
+    import mtscomp
+
+    from neo_alf.spikeglx import find_raw_streams
+    from neo_alf.testing_spikeglx import make_raw_session
+
+    gen = make_raw_session(tmp_path / "KS023/2024-03-15/001", duration=0.5)
+    out = tmp_path / "raw.nwb"
+    write_nwb(gen.path, out, raw=True)
+    ap = next(s for s in find_raw_streams(gen.path) if s.name == "probe00.ap")
+    cbin = next(p for p in ap.files if p.endswith(".ap.cbin"))
+    reader = mtscomp.Reader()
+    reader.open(cbin, cbin[: -len("cbin")] + "ch")
+    expected = reader[:][:, : len(ap.channel_names)]
+    reader.close()
+    with pynwb.NWBHDF5IO(str(out), "r") as io:
+        f = io.read()
+        series = next(v for k, v in f.acquisition.items() if "probe00.ap" in k and "SYNC" not in k)
+        np.testing.assert_array_equal(np.asarray(series.data[:]), expected)
+        np.testing.assert_allclose(series.channel_conversion[:] * series.conversion * 1e6, ap.gains, rtol=1e-6)
