@@ -553,4 +553,5 @@ def test_raw_streams_from_real_spikeglx_files(tmp_path):
         f = io.read()
         series = next(v for k, v in f.acquisition.items() if "probe00.ap" in k and "SYNC" not in k)
         np.testing.assert_array_equal(np.asarray(series.data[:]), expected)
-        np.testing.assert_allclose(series.channel_conversion[:] * series.conversion * 1e6, ap.gains, rtol=1e-6)
+        volts_per_count = series.channel_conversion[:] * series.conversion
+        np.testing.assert_allclose(volts_per_count * 1e6, ap.gains, rtol=1e-6)
