@@ -328,6 +328,13 @@ class SpikeIndex:
             return _frozen(np.arange(self._n, dtype=np.int64))
         return self._unit(unit, rows=True, times=False)[0]
 
+    def release(self) -> None:
+        """Forget the per-unit index (sorted times and rows): the arrays handed out stay valid and
+        become their holders' alone; a later request builds the index again from the files."""
+        with self._lock:
+            self._order = None
+            self._sorted_times = None
+
     def window(self, unit: int, t_start: float | None = None, t_stop: float | None = None):
         """A unit's ``(rows, times)`` with ``t_start <= time <= t_stop`` (either bound may be None).
 

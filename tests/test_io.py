@@ -265,3 +265,18 @@ def test_spiketrains_own_writable_data_while_raw_timestamps_are_read_only_views(
         st.view(np.ndarray)[:] = -1.0  # must not reach the reader's index
     np.testing.assert_array_equal(reader.get_spike_timestamps(spike_channel_index=0), before)
     np.testing.assert_array_equal(before, lazy.segments[0].spiketrains[0].load().magnitude)
+
+
+def test_eager_spiketrains_own_their_times_and_the_reader_stays_right(make_generated):
+    gen = make_generated("tiny")
+    io = AlfIO(gen.path)
+    first = io.read_block().segments[0].spiketrains
+    expected = [st.magnitude.copy() for st in first]
+    for st in first:
+        assert st.flags.writeable
+        st.magnitude[:] = 0.5  # the user's arrays: the reader must not see this
+    again = io.read_block().segments[0].spiketrains
+    for st, times in zip(again, expected, strict=True):
+        np.testing.assert_array_equal(st.magnitude, times)
+    lazy = io.read_block(lazy=True).segments[0].spiketrains
+    np.testing.assert_array_equal(lazy[3].load().magnitude, expected[3])

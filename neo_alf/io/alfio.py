@@ -237,6 +237,7 @@ class AlfIO(AlfRawIO, BaseFromRaw):
                 block_index=block_index,
                 seg_index=seg_index,
                 spike_array_annotations=self._with_spike_arrays,
+                take_times=not lazy,
             )
             proxy.name = str(proxy.name)
             _append(seg.spiketrains, load(proxy, load_waveforms=load_waveforms))
@@ -245,6 +246,9 @@ class AlfIO(AlfRawIO, BaseFromRaw):
             proxy = cls(rawio=self, event_channel_index=index, block_index=block_index, seg_index=seg_index)
             proxy.name = str(proxy.name)
             _append(seg.events if kind == b"event" else seg.epochs, load(proxy))
+        if not lazy:  # the SpikeTrains hold the index's sorted times now: the reader forgets them
+            for src in self.layout.spikes:
+                src.index.release()
         seg.check_relationships()
         return seg
 

@@ -38,16 +38,19 @@ class AlfSpikeTrainProxy(SpikeTrainProxy):
     Its SpikeTrains own their data: AlfRawIO hands out read-only views of its per-unit index.
     """
 
-    def __init__(self, *args, spike_array_annotations: bool = True, **kwargs):
+    def __init__(self, *args, spike_array_annotations: bool = True, take_times: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self._with_arrays = spike_array_annotations
+        # True for an eager read_block, which releases the reader's index afterwards: the
+        # SpikeTrains then own the index's memory instead of copying it
+        self._take_times = take_times
 
     def load(self, time_slice=None, strict_slicing=True, magnitude_mode="rescaled", load_waveforms=False):
         """Load the SpikeTrain (Neo's arguments). ALF stores no per-spike waveforms: with
         ``load_waveforms=True`` the SpikeTrain has none (``waveforms`` is None), as for any Neo IO
         whose format holds none, rather than an error."""
         sptr = super().load(time_slice, strict_slicing, magnitude_mode, load_waveforms=False)
-        if not sptr.flags.writeable:
+        if not sptr.flags.writeable and not (self._take_times and _unfreeze(sptr)):
             sptr = sptr.copy()
         if self._with_arrays:
             t_start, t_stop = prepare_time_slice(time_slice)
@@ -55,6 +58,21 @@ class AlfSpikeTrainProxy(SpikeTrainProxy):
             arrays = self._rawio.per_spike_arrays(self._spike_channel_index)
             sptr.array_annotate(**{key: np.asarray(values[rows]) for key, values in arrays.items()})
         return sptr
+
+
+def _unfreeze(array: np.ndarray) -> bool:
+    """Make a read-only view writable, from the array that owns the memory down; False if it cannot."""
+    chain = [array]
+    while isinstance(chain[-1].base, np.ndarray):
+        chain.append(chain[-1].base)
+    if not chain[-1].flags.owndata:
+        return False
+    try:
+        for a in reversed(chain):
+            a.flags.writeable = True
+    except ValueError:
+        return False
+    return True
 
 
 class _SlicedAnnotations:
