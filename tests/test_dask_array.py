@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-import neo_alf
 from neo_alf import AlfNotFoundError, AlfRawIO
 from neo_alf.dask import chunk_bounds, signal_array, stream_index
 
@@ -18,27 +16,6 @@ da = pytest.importorskip("dask.array")
 signal = pytest.importorskip("scipy.signal")
 
 LFP = "raw_ephys_data/probe00/lfp"
-
-
-@pytest.fixture(scope="module")
-def client():
-    """A 2-process LocalCluster for the module (workers import neo_alf from this checkout)."""
-    root = str(Path(neo_alf.__file__).resolve().parents[1])
-    old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join([root, *([old] if old else [])])
-    cluster = distributed.LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
-    )
-    c = distributed.Client(cluster)
-    try:
-        yield c
-    finally:
-        c.close()
-        cluster.close()
-        if old is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = old
 
 
 @pytest.fixture(scope="module")

@@ -20,16 +20,9 @@ from neo_alf import AlfIO, AlfRawIO, AlfSession
 from neo_alf.errors import AlfWarning
 from neo_alf.testing_ibl import make_ibl_session
 
-COMPLIANCE = [
-    "header_is_total",
-    "check_signal_stream_buffer_hierachy",
-    "count_element",
-    "read_analogsignals",
-    "read_spike_times",
-    "read_spike_waveforms",
-    "read_events",
-    "has_annotations",
-]
+from .conftest import RAWIO_COMPLIANCE
+
+COMPLIANCE = RAWIO_COMPLIANCE
 
 # Deliberate differences from ONE-api's one.alf.io.load_object, each with its reason (docs/one.rst):
 DIFFERENCES = {

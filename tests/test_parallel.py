@@ -11,34 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import neo_alf
 from neo_alf import AlfIO, AlfRawIO
 from neo_alf.one import OneAdapter
 from neo_alf.parallel import SessionError, is_error, map_eids, map_sessions
 from neo_alf.testing import make_session
 
 distributed = pytest.importorskip("distributed")
-
-
-@pytest.fixture(scope="module")
-def client():
-    """A 2-process LocalCluster for the module (workers import neo_alf from this checkout)."""
-    root = str(Path(neo_alf.__file__).resolve().parents[1])
-    old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join([root, *([old] if old else [])])
-    cluster = distributed.LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
-    )
-    c = distributed.Client(cluster)
-    try:
-        yield c
-    finally:
-        c.close()
-        cluster.close()
-        if old is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = old
 
 
 @pytest.fixture(scope="module")

@@ -14,16 +14,9 @@ from neo_alf import AlfIO, AlfRawIO
 from neo_alf.errors import AlfWarning
 from neo_alf.testing_spikeglx import make_raw_session
 
-COMPLIANCE = [
-    "header_is_total",
-    "check_signal_stream_buffer_hierachy",
-    "count_element",
-    "read_analogsignals",
-    "read_spike_times",
-    "read_spike_waveforms",
-    "read_events",
-    "has_annotations",
-]
+from .conftest import RAWIO_COMPLIANCE
+
+COMPLIANCE = RAWIO_COMPLIANCE
 
 
 @pytest.fixture(scope="module")

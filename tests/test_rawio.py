@@ -14,18 +14,9 @@ from neo_alf import AlfRawIO
 from neo_alf.errors import AlfDimensionError, AlfFormatError, AlfRelationError, AlfWarning
 from neo_alf.testing import TEST_PRESETS
 
-from .conftest import snapshot
+from .conftest import RAWIO_COMPLIANCE, snapshot
 
-COMPLIANCE = [
-    "header_is_total",
-    "check_signal_stream_buffer_hierachy",
-    "count_element",
-    "read_analogsignals",
-    "read_spike_times",
-    "read_spike_waveforms",
-    "read_events",
-    "has_annotations",
-]
+COMPLIANCE = RAWIO_COMPLIANCE
 PRESETS = TEST_PRESETS
 
 
