@@ -3,10 +3,16 @@
 Layers, each usable alone:
 
 - :mod:`neo_alf.spec`, :mod:`neo_alf.readers`, :mod:`neo_alf.session`: ALF names, files and
-  sessions, and :func:`load_object` / :func:`load_dataset` for plain arrays;
+  sessions (tables merged, files neo-alf does not read listed), and :func:`load_object` /
+  :func:`load_dataset` with ONE-api's shapes;
+- :mod:`neo_alf.layout`: the ALF-to-Neo plan of a session, tolerant per object;
+  :mod:`neo_alf.spikeglx`: raw SpikeGLX recordings in session time;
 - :class:`neo_alf.rawio.AlfRawIO`: a Neo rawio (dicts and NumPy buffers);
 - :class:`neo_alf.io.AlfIO`: a Neo IO (Blocks, SpikeTrains, signals, events, epochs);
-- :mod:`neo_alf.one`: experiment ids to session folders, search and download.
+- :mod:`neo_alf.one`: experiment ids to session folders, search and download, public data.
+
+Around them: :mod:`neo_alf.spikeinterface`, :mod:`neo_alf.nwb`, :mod:`neo_alf.pynapple`,
+:mod:`neo_alf.parallel` and :mod:`neo_alf.aggregate` (Dask), :mod:`neo_alf.atlas`.
 """
 
 from .bunch import AlfBunch

@@ -249,6 +249,9 @@ def test_standard_units_where_metadata_say_nothing(make_generated):
     block = AlfIO(gen.path).read_block()
     (wheel,) = block.segments[0].irregularlysampledsignals
     assert wheel.units == pq_units.rad
+    st = block.segments[0].spiketrains[0]
+    assert st.annotations["array_annotation_units"] == {"amps": "V", "depths": "um"}
+    assert set(st.array_annotations) >= {"amps", "depths"}
 
 
 # ------------------------------------------------------------------------------------ header cost

@@ -25,7 +25,7 @@ from neo.rawio.baserawio import (
 )
 
 from ..errors import AlfError
-from ..layout import ChannelInfo, SessionLayout, SignalSource, build_layout
+from ..layout import STANDARD_UNITS, ChannelInfo, SessionLayout, SignalSource, build_layout
 from ..session import AlfSession
 
 __all__ = ["AlfRawIO"]
@@ -217,6 +217,9 @@ class AlfRawIO(BaseRawIO):
             if src.probe:
                 ann["probe"] = src.probe
             ann.update(src.unit_annotations[unit])
+            units = _standard_units("spikes", src.per_spike)
+            if units:  # Neo array annotations carry no units: IBL's standard ones, by attribute
+                ann["array_annotation_units"] = units
             if self.spike_array_annotations:
                 rows = src.index.rows(unit)
                 for key, values in src.per_spike_arrays().items():
@@ -385,6 +388,10 @@ def _channel_selection(channel_indexes, n_channels: int) -> np.ndarray:
     if isinstance(channel_indexes, slice):
         return np.arange(n_channels)[channel_indexes]
     return np.asarray(channel_indexes, dtype=np.int64).reshape(-1)
+
+
+def _standard_units(obj: str, keys) -> dict[str, str]:
+    return {k: STANDARD_UNITS[(obj, k)] for k in keys if (obj, k) in STANDARD_UNITS}
 
 
 def _plain(annotations: dict) -> dict:
