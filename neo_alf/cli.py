@@ -234,17 +234,23 @@ def describe(path: Path, strict: bool = False) -> dict[str, Any]:
     signals = []
     for i, stream in enumerate(h["signal_streams"]):
         channels = h["signal_channels"][h["signal_channels"]["stream_id"] == stream["id"]]
-        signals.append(
-            {
-                "name": str(stream["name"]),
-                "kind": "AnalogSignal",
-                "channels": int(channels.size),
-                "rate_hz": float(reader.get_signal_sampling_rate(i)),
-                "units": sorted(set(channels["units"].tolist())),
-                "samples": int(reader.get_signal_size(0, 0, i)),
-                "t_start": float(reader.get_signal_t_start(0, 0, i)),
-            }
-        )
+        rate, samples = float(reader.get_signal_sampling_rate(i)), int(reader.get_signal_size(0, 0, i))
+        signal = {
+            "name": str(stream["name"]),
+            "kind": "AnalogSignal",
+            "channels": int(channels.size),
+            "rate_hz": rate,
+            "units": sorted(set(channels["units"].tolist())),
+            "samples": samples,
+            "t_start": float(reader.get_signal_t_start(0, 0, i)),
+            "duration_s": samples / rate if rate else 0.0,
+        }
+        raw = reader.raw_stream(i)
+        if raw is not None:  # a SpikeGLX recording: where it is, how big on disk
+            signal["raw_file"] = os.path.basename(raw.data_path or raw.files[0])
+            signal["file_bytes"] = sum(os.path.getsize(f) for f in raw.files if os.path.isfile(f))
+            signal["session_clock"] = bool(raw.on_session_clock)
+        signals.append(signal)
     for s in reader.layout.irregular:
         signals.append(
             {
@@ -269,7 +275,7 @@ def describe(path: Path, strict: bool = False) -> dict[str, Any]:
         "path": str(session.path),
         "session": parts.rel_path if parts else None,
         "revision": session.revisions[-1] if session.revisions else None,
-        "collections": session.collections,
+        "collections": sorted(set(session.collections) | set(session.raw_collections)),
         "time_span_s": [reader.segment_t_start(0, 0), reader.segment_t_stop(0, 0)],
         "objects": objects,
         "neo": {"spiketrains": dict(per_probe), "signals": signals, "events": events, "epochs": epochs},
@@ -299,9 +305,14 @@ def _info(args) -> int:
         print(f"  {n} SpikeTrains from {collection}")
     for s in neo["signals"]:
         if s["kind"] == "AnalogSignal":
+            units = "/".join(u or "no unit" for u in s["units"])
+            raw = ""
+            if "raw_file" in s:
+                clock = "session clock" if s["session_clock"] else "its own clock (no sync file)"
+                raw = f" [raw {s['raw_file']}, {s['file_bytes'] / 2**20:.1f} MiB on disk, {clock}]"
             print(
                 f"  AnalogSignal {s['name']}: {s['channels']} channels at {s['rate_hz']:g} Hz, "
-                f"{'/'.join(s['units'])}, {s['samples']} samples"
+                f"{units}, {s['samples']} samples ({s['duration_s']:.1f} s){raw}"
             )
         else:
             print(f"  IrregularlySampledSignal {s['name']}: {s['samples']} samples")

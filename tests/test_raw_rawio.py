@@ -97,3 +97,14 @@ def test_eager_blocks_leave_raw_out_lazy_slices_are_exact_to_the_sample(raw):
     first = reader.get_analogsignal_chunk(stream_index=index, i_start=4001, i_stop=4002)
     np.testing.assert_allclose(sig.magnitude[0], first[0] * stream.gains)
     assert AlfIO(raw.path, load_raw=True).read_block().segments[0].analogsignals
+
+
+def test_info_lists_raw_streams_with_size_and_duration(raw):
+    from neo_alf.cli import describe
+
+    info = describe(raw.path)
+    ap = next(s for s in info["neo"]["signals"] if s["name"] == "probe00.ap")
+    cbin = next(raw.path.glob("raw_ephys_data/probe00/*.ap.cbin"))
+    assert ap["raw_file"] == cbin.name and ap["file_bytes"] >= cbin.stat().st_size
+    assert ap["duration_s"] == pytest.approx(ap["samples"] / ap["rate_hz"]) and ap["session_clock"]
+    assert "raw_ephys_data/probe00" in info["collections"]
