@@ -410,6 +410,9 @@ class _Builder:
         """The annotation-sized attributes of a small table (clusters, channels), each checked alone."""
         out: dict[str, np.ndarray] = {}
         for key, d in sorted(obj.row_datasets.items()):
+            shape = self.attempt(f"annotation {obj.name}.{key}", lambda d=d: d.shape)  # the header only
+            if shape is None or not _may_annotate(d, shape):
+                continue  # waveforms and other wide arrays: not annotations, not read
             data = self.attempt(f"annotation {obj.name}.{key}", d.load)
             if not isinstance(data, np.ndarray):
                 continue
@@ -711,6 +714,13 @@ def _rows_or_none(attribute: Any) -> int | None:
         return attribute.rows
     except AlfError:
         return None
+
+
+def _may_annotate(d: Any, shape: tuple[int, ...]) -> bool:
+    """From its header: 1-D, a few columns, or a table (whose columns are looked at one by one)."""
+    if getattr(d, "extension", "").lower() in ("pqt", "csv", "tsv", "ssv") and len(shape) <= 2:
+        return True
+    return len(shape) == 1 or (len(shape) == 2 and shape[1] <= _ANNOTATION_MAX_COLUMNS)
 
 
 def _annotatable(values: np.ndarray) -> bool:

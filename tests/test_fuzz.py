@@ -44,6 +44,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from .conftest import snapshot  # relative path -> (size, mtime_ns): nothing may be written
+
 FUZZ_PRESETS = ("tiny", "no_clusters_object", "no_spike_clusters")
 """tuple: the generated sessions mutated (small, and between them: with and without clusters)."""
 
@@ -660,17 +662,6 @@ class Outcome:
     @property
     def failed(self) -> bool:
         return self.verdict in _FAILURES
-
-
-def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
-    """``relative path -> (size, mtime_ns)`` of every entry below ``folder`` (lstat: links not followed)."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(folder):
-        for name in dirnames + filenames:
-            p = os.path.join(dirpath, name)
-            st = os.lstat(p)
-            out[os.path.relpath(p, folder)] = (st.st_size, st.st_mtime_ns)
-    return out
 
 
 def _names_file(err: dict) -> bool:

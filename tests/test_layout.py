@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import json
 import os
 import warnings
 
@@ -99,6 +98,7 @@ def test_text_table_with_start_and_stop_is_an_interval_series(tmp_path):
 
 def test_files_neo_alf_does_not_read_are_listed_never_opened(tmp_path, monkeypatch):
     _save(tmp_path, "raw_video_data/_iblrig_leftCamera.timestamps.npy", np.arange(5.0))
+    _save(tmp_path, "alf/licks.times.npy", np.arange(3.0))  # read: proves the spies see reads
     for rel in [
         "raw_video_data/_iblrig_leftCamera.raw.mp4",
         "raw_video_data/_iblrig_leftCamera.GPIO.bin",
@@ -109,17 +109,23 @@ def test_files_neo_alf_does_not_read_are_listed_never_opened(tmp_path, monkeypat
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"\x00\x01not for us")
     opened = []
-    real_open = open
+    real_open, real_os_open = open, os.open
 
     def spy(file, *args, **kwargs):
         opened.append(str(file))
         return real_open(file, *args, **kwargs)
 
+    def os_spy(path, *args, **kwargs):  # the readers open files with os.open (readers.open_regular)
+        opened.append(str(path))
+        return real_os_open(path, *args, **kwargs)
+
     monkeypatch.setattr("builtins.open", spy)
+    monkeypatch.setattr(os, "open", os_spy)
     with warnings.catch_warnings():
         warnings.simplefilter("error", AlfWarning)  # nothing to warn about
         reader = _reader(tmp_path)
     monkeypatch.undo()
+    assert any(p.endswith("licks.times.npy") for p in opened)
     assert not [p for p in opened if p.endswith((".mp4", ".bin", ".flac", ".zip", ".yaml"))]
     assert reader.problems == [] and len(reader.session.unread) == 5
     notes = []
@@ -273,7 +279,6 @@ def test_each_header_and_metadata_file_is_read_once(make_generated, monkeypatch)
     twice = {p: n for p, n in counts.items() if n > 1}
     assert not twice, twice
     assert len(counts) > 20 and snapshot(gen.path) == before
-    json.dumps(sorted(counts))  # paths only
 
 
 # ------------------------------------------------------------------------- files that change
