@@ -185,9 +185,9 @@ def main(argv=None) -> int:
     warm(paths)
     warnings.simplefilter("ignore")
 
-    cluster = distributed.LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None, memory_limit="4GiB"
-    )
+    from neo_alf.parallel import local_cluster
+
+    cluster = local_cluster(2, memory_limit="4GiB")  # LocalCluster, with SHORT_TASK_CONFIG
     client = distributed.Client(cluster)
     try:
         units_table(paths[:4], client=client)  # imports and first calls on the workers

@@ -134,13 +134,17 @@ def main() -> int:
         result = json.loads(out.stdout.strip().splitlines()[-1])
         if which == "header":
             ratio = result["peak_mib"] / max(result["kept_mib"], 1e-9)
-            print(f"parse_header: peak +{result['peak_mib']:.0f} MiB, keeps {result['kept_mib']:.0f} MiB "
-                  f"-> {ratio:.2f}x (target <= 1.5x)")
+            print(
+                f"parse_header: peak +{result['peak_mib']:.0f} MiB, keeps {result['kept_mib']:.0f} MiB "
+                f"-> {ratio:.2f}x (target <= 1.5x)"
+            )
         else:
             ratio = result["peak_mib"] / max(result["returned_mib"], 1e-9)
             returned = result["returned_mib"]
-            print(f"read_block:   peak +{result['peak_mib']:.0f} MiB, returns {returned:.0f} MiB "
-                  f"-> {ratio:.2f}x (target <= 2x)")
+            print(
+                f"read_block:   peak +{result['peak_mib']:.0f} MiB, returns {returned:.0f} MiB "
+                f"-> {ratio:.2f}x (target <= 2x)"
+            )
     return 0
 
 

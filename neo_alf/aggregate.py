@@ -15,6 +15,7 @@ The command line: ``neo-alf aggregate units|trials --cache-dir R [--workers N] -
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .errors import AlfDependencyError, AlfDimensionError, AlfRelationError, AlfWarning
-from .parallel import is_error, map_eids, map_sessions
+from .parallel import is_error, local_cluster, map_eids, map_sessions
 from .session import AlfObject, AlfSession
 
 __all__ = [
@@ -141,15 +142,8 @@ def _join(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Columns of several row groups, one after the other; a column a group lacks is NaN (``""``)."""
     if len(parts) == 1:
         return parts[0]
-    order: list[str] = []
-    for part in parts:  # every column, each after the one it follows in its group
-        previous = None
-        for key in part:
-            if key not in order:
-                order.insert(order.index(previous) + 1 if previous is not None else len(order), key)
-            previous = key
     out = {}
-    for key in order:
+    for key in _column_order(parts):
         present = [p[key] for p in parts if key in p]
         text = any(a.dtype.kind in "UO" for a in present)
         out[key] = np.concatenate(
@@ -165,24 +159,55 @@ def _join(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return out
 
 
-def _length(columns: dict[str, np.ndarray]) -> int:
-    return next((v.shape[0] for v in columns.values()), 0)
+def _length(columns: dict[str, Any]) -> int:
+    return next((len(v) for v in columns.values()), 0)
 
 
 _NULLABLE_INT = ("channel", "atlas_id")
 
 
-def _frame(results: list[dict[str, np.ndarray]], empty_columns: list[str]):
-    """One DataFrame from the NumPy columns of many sessions (integer ids with gaps as ``Int64``)."""
+def _frame(results: list[dict[str, Any]], empty_columns: list[str]):
+    """One DataFrame from the columns of many sessions (NumPy arrays, or text as :class:`_Text`):
+    text columns are built from their distinct values and codes, integer ids with gaps as ``Int64``."""
     pd = _pandas()
-    columns = _join([r for r in results if _length(r)]) if any(_length(r) for r in results) else {}
-    if not columns:
+    present = [r for r in results if _length(r)]
+    if not present:
         return pd.DataFrame({c: [] for c in empty_columns})
-    table = pd.DataFrame(columns)
-    for key in _NULLABLE_INT:
-        if key in table:
-            table[key] = pd.array(np.asarray(columns[key], dtype=float), dtype="Int64")
-    return table
+    columns = _join_packed(present)
+    data = {}
+    for key, column in columns.items():
+        if isinstance(column, _Text):
+            data[key] = column.to_pandas(pd)
+        elif key in _NULLABLE_INT:
+            data[key] = pd.array(np.asarray(column, dtype=float), dtype="Int64")
+        else:
+            data[key] = column
+    return pd.DataFrame(data)
+
+
+def _join_packed(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """:func:`_join` for columns whose text is :class:`_Text` (or NumPy text): text is joined as
+    codes into the union of the parts' distinct values, never as one string per row."""
+    out = {}
+    for key in _column_order(parts):
+        present = [p[key] for p in parts if key in p]
+        if any(isinstance(a, _Text) or a.dtype.kind in "UO" for a in present):
+            out[key] = _Text.join([_Text.of(p[key]) if key in p else _Text.blank(_length(p)) for p in parts])
+        else:
+            out[key] = np.concatenate([p[key] if key in p else np.full(_length(p), np.nan) for p in parts])
+    return out
+
+
+def _column_order(parts: list[dict[str, Any]]) -> list[str]:
+    """Every column of the parts, each after the one it follows in its part."""
+    order: list[str] = []
+    for part in parts:
+        previous = None
+        for key in part:
+            if key not in order:
+                order.insert(order.index(previous) + 1 if previous is not None else len(order), key)
+            previous = key
+    return order
 
 
 def _spike_counts(times_ds, clusters_ds, n_units: int | None) -> tuple[np.ndarray, np.ndarray, float]:
@@ -397,38 +422,106 @@ def trials_columns(path: str | os.PathLike, revision: str | None = None) -> dict
 class _SessionTask:
     """``func(path, revision=...)``: a module-level class pickles by reference, as Dask tasks must.
 
-    Text columns travel as their distinct values and int32 codes (:class:`_Text`): a session's
-    eid, subject, collection... repeat on every row, and NumPy text is 4 bytes per character.
+    A session's columns travel as one :class:`_Columns` block of bytes (one message part, where a
+    dict of arrays costs the client's event loop tens of microseconds per array to take apart),
+    text as its distinct values and int32 codes (:class:`_Text`): a session's eid, subject,
+    collection... repeat on every row, and NumPy text is 4 bytes per character.
     """
 
     def __init__(self, func, revision):
         self.func, self.revision = func, revision
 
     def __call__(self, path):
-        columns = self.func(path, revision=self.revision)
-        return {k: _Text.pack(v) if v.dtype.kind == "U" else v for k, v in columns.items()}
+        return _Columns.pack(self.func(path, revision=self.revision))
+
+
+class _Columns:
+    """Named columns (plain NumPy arrays and :class:`_Text`) in one block of bytes: a JSON list of
+    ``[name, [dtype, shape, offset]...]`` then the arrays' bytes. Nothing is pickled."""
+
+    __slots__ = ("blob",)
+
+    def __init__(self, blob: bytes):
+        self.blob = blob
+
+    @classmethod
+    def pack(cls, columns: dict[str, Any]) -> _Columns:
+        layout, parts, offset = [], [], 0
+        for key, column in columns.items():
+            if isinstance(column, np.ndarray) and (column.dtype.kind in "UOS" or column.dtype.names):
+                column = _Text.pack(column)
+            arrays = (column.values, column.codes) if isinstance(column, _Text) else (column,)
+            entry = []
+            for array in arrays:
+                array = np.ascontiguousarray(array)
+                entry.append([array.dtype.str, list(array.shape), offset])
+                padding = -array.nbytes % 16  # each array aligned, as NumPy's own allocations are
+                parts.append(array.tobytes() + bytes(padding))
+                offset += array.nbytes + padding
+            layout.append([key, entry])
+        head = json.dumps(layout).encode()
+        head += b" " * (-len(head) % 16)
+        return cls(len(head).to_bytes(16, "little") + head + b"".join(parts))
+
+    def unpack(self) -> dict[str, Any]:
+        size = int.from_bytes(self.blob[:16], "little")
+        body = memoryview(self.blob)[16 + size :]
+        out: dict[str, Any] = {}
+        for key, entry in json.loads(self.blob[16 : 16 + size]):
+            arrays = []
+            for dtype, shape, offset in entry:
+                dtype = np.dtype(dtype)
+                if dtype.kind == "O" or dtype.names:
+                    raise ValueError(f"column {key}: dtype {dtype} does not travel as bytes")
+                count = int(np.prod(shape, dtype=np.int64))
+                arrays.append(np.frombuffer(body, dtype, count, offset).reshape(shape))
+            out[key] = _Text(*arrays) if len(arrays) == 2 else arrays[0]
+        return out
+
+    def __reduce__(self):
+        return (_Columns, (self.blob,))
 
 
 class _Text:
+    """A text column as its distinct values and one int32 code per row (``values[codes]``)."""
+
     __slots__ = ("codes", "values")
 
     def __init__(self, values: np.ndarray, codes: np.ndarray):
         self.values, self.codes = values, codes
 
+    def __len__(self) -> int:
+        return int(self.codes.shape[0])
+
     @classmethod
     def pack(cls, column: np.ndarray) -> _Text:
-        values, codes = np.unique(column, return_inverse=True)
-        return cls(values, codes.astype(np.int32))
+        values, codes = np.unique(np.asarray(column).astype(str), return_inverse=True)
+        return cls(values, codes.astype(np.int32).reshape(-1))
+
+    @classmethod
+    def of(cls, column) -> _Text:
+        return column if isinstance(column, _Text) else cls.pack(column)
+
+    @classmethod
+    def blank(cls, n: int) -> _Text:
+        return cls(np.array([""]), np.zeros(n, dtype=np.int32))
+
+    @classmethod
+    def join(cls, parts: list[_Text]) -> _Text:
+        """The parts one after the other: codes into the union of their values."""
+        values = np.unique(np.concatenate([p.values.astype(str) for p in parts]))
+        codes = [np.searchsorted(values, p.values.astype(str)).astype(np.int32)[p.codes] for p in parts]
+        return cls(values, np.concatenate(codes))
 
     def unpack(self) -> np.ndarray:
         return self.values[self.codes]
 
+    def to_pandas(self, pd):
+        """A pandas column of the default text dtype (``str`` in pandas 3, ``object`` before)."""
+        return pd.Series(self.values).array.take(self.codes)
+
     def __reduce__(self):
         return (_Text, (self.values, self.codes))
-
-
-def _unpack(columns: dict[str, Any]) -> dict[str, np.ndarray]:
-    return {k: v.unpack() if isinstance(v, _Text) else v for k, v in columns.items()}
 
 
 def _aggregate(func, sessions, eids, client, progress, revision, search, empty_columns):
@@ -450,9 +543,9 @@ def _aggregate(func, sessions, eids, client, progress, revision, search, empty_c
         if is_error(result):
             errors.append(result.as_dict())
             continue
-        result = _unpack(result)
+        result = result.unpack()
         if labels is not None and "eid" in result:  # the adapter's eids (cache tables), not name-based
-            result["eid"] = np.full(_length(result), sessions.to_eid(labels[i]))
+            result["eid"] = _Text(np.array([sessions.to_eid(labels[i])]), np.zeros(_length(result), np.int32))
         good.append(result)
     table = _frame(good, empty_columns)
     if errors:
@@ -472,19 +565,22 @@ def _add_regions(table, regions: bool | str, id_column: str = "atlas_id"):
         return table
     missing = table[id_column].isna().to_numpy()
     ids = table[id_column].fillna(0).to_numpy(dtype=np.int64)
+    # a table's regions are few: each looked up once, then one code per row (the last for "none")
+    distinct, codes = np.unique(ids[~missing], return_inverse=True)
     try:
         from .atlas import region_annotations
 
-        ann = region_annotations(ids[~missing])
+        ann = region_annotations(distinct)
     except AlfDependencyError:
         if regions == "auto":
             return table
         raise
+    row_codes = np.full(len(table), distinct.size, dtype=np.int32)
+    row_codes[~missing] = codes.reshape(-1)
     position = table.columns.get_loc(id_column) + 1
     for offset, key in enumerate(("acronym", "name")):
-        values = np.full(len(table), "", dtype=object)
-        values[~missing] = ann[key]
-        table.insert(position + offset, key, values)
+        column = _Text(np.append(np.asarray(ann[key]).astype(str), ""), row_codes)
+        table.insert(position + offset, key, column.to_pandas(_pandas()))
     return table
 
 
@@ -623,7 +719,7 @@ class _client:
     def __enter__(self):
         if self.args.scheduler or self.args.workers > 1:
             try:
-                from distributed import Client, LocalCluster
+                from distributed import Client
             except ImportError:
                 raise AlfDependencyError(
                     "--workers and --scheduler need Dask: pip install 'neo-alf[dask]'",
@@ -632,9 +728,7 @@ class _client:
             if self.args.scheduler:
                 self.client = Client(self.args.scheduler)
             else:
-                self.cluster = LocalCluster(
-                    n_workers=self.args.workers, threads_per_worker=1, processes=True, dashboard_address=None
-                )
+                self.cluster = local_cluster(self.args.workers)
                 self.client = Client(self.cluster)
         return self.client
 

@@ -377,8 +377,10 @@ class _Builder:
         link = cl.get("channels") if ch else None
         if link is not None:
             n_channels = len(next(iter(ch.values())))
-            if link.ndim != 1 or link.dtype.kind not in "iu" or (
-                link.size and (link.min() < 0 or link.max() >= n_channels)
+            if (
+                link.ndim != 1
+                or link.dtype.kind not in "iu"
+                or (link.size and (link.min() < 0 or link.max() >= n_channels))
             ):
                 self.tolerate(
                     AlfRelationError(
@@ -566,8 +568,10 @@ def _build_layout(session: AlfSession, collections: Iterable[str] | None, strict
             if signal is not None:
                 (streams if signal.timebase.is_regular else irregular).append(signal)
     for obj in objects:
-        if obj.kind != "continuous" and obj.attributes and not (
-            obj.name == "spikes" and obj.collection in spike_collections
+        if (
+            obj.kind != "continuous"
+            and obj.attributes
+            and not (obj.name == "spikes" and obj.collection in spike_collections)
         ):
             what = f"events of {obj.collection}/{obj.name}"
             events += builder.attempt(what, lambda o=obj: builder.events(o)) or []

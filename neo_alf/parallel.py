@@ -25,9 +25,39 @@ from typing import Any
 from .errors import AlfNotFoundError
 from .rawio import AlfRawIO
 
-__all__ = ["SessionError", "is_error", "map_eids", "map_sessions"]
+__all__ = ["SHORT_TASK_CONFIG", "SessionError", "is_error", "local_cluster", "map_eids", "map_sessions"]
+
+SHORT_TASK_CONFIG: dict[str, Any] = {
+    # Dask's statistical profiler samples every thread of a worker every 10 ms, under the GIL that
+    # the task needs: with tasks of milliseconds on two cores it cost 30-40% of the workers' CPU
+    "distributed.worker.profile.enabled": False,
+    # the event loop's watchdog (default 20 ms) and monitors (100-500 ms) wake the worker likewise
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "1s",
+    "distributed.worker.memory.monitor-interval": "500ms",
+    # Dask sets MALLOC_TRIM_THRESHOLD_ in its workers, which also fixes glibc's mmap threshold at
+    # 128 KiB: every chunk of spikes is then a fresh mapping, page-faulted anew (8x the page faults
+    # of one process, a quarter of a worker's CPU); the thread limits are kept
+    "distributed.nanny.pre-spawn-environ": {
+        "OMP_NUM_THREADS": 1,
+        "MKL_NUM_THREADS": 1,
+        "OPENBLAS_NUM_THREADS": 1,
+        "MALLOC_MMAP_THRESHOLD_": 1 << 24,
+        "MALLOC_TRIM_THRESHOLD_": 1 << 26,
+    },
+}
+_SPAWN_ENVIRON = SHORT_TASK_CONFIG["distributed.nanny.pre-spawn-environ"]
+"""Dask settings for workers that run many short tasks (sessions of a few milliseconds each):
+:func:`local_cluster` starts its workers with them; on another cluster, put them in the Dask
+configuration of the workers (``~/.config/dask/``, or ``dask.config.set`` before the cluster is
+made). They turn off Dask's per-worker profiler (the dashboard's profile page stays empty)."""
 
 Session = str | os.PathLike | AlfRawIO
+
+# Default batches: a few tasks per worker keep Dask's cost per task (about 1.5 ms) small against
+# sessions of milliseconds, and leave the last round short when sessions take seconds
+_TASKS_PER_WORKER = 4
+_MAX_BATCH = 64
 
 
 @dataclass(frozen=True)
@@ -57,6 +87,67 @@ class SessionError:
     def as_dict(self) -> dict[str, Any]:
         """The record without the traceback: for tables, JSON and parquet metadata."""
         return {"session": self.session, "path": self.path, "error": self.error, "message": self.message}
+
+
+def local_cluster(n_workers: int = 2, *, threads_per_worker: int = 1, **kwargs: Any):
+    """A ``dask.distributed.LocalCluster`` of worker processes set up for many short tasks.
+
+    The workers start with :data:`SHORT_TASK_CONFIG` (no statistical profiler, slower watchdog
+    ticks): on a machine whose cores are all workers, Dask's defaults take a third of the CPU
+    from tasks of a few milliseconds (``docs/scaling.rst``).
+
+    Parameters
+    ----------
+    n_workers : int
+        Worker processes (one per core is usual: reading sessions holds the GIL part of the time).
+    threads_per_worker : int
+        Threads per worker process.
+    **kwargs
+        Passed to ``LocalCluster`` (``memory_limit=``, ``dashboard_address=``...; the dashboard is
+        off unless given).
+
+    Returns
+    -------
+    distributed.LocalCluster
+        Close it (or use it as a context manager) when done.
+
+    Examples
+    --------
+    >>> with local_cluster(2) as cluster, Client(cluster) as client:
+    ...     units = units_table(paths, client=client)
+    """
+    try:
+        import dask
+        from distributed import LocalCluster
+    except ImportError:
+        from .errors import AlfDependencyError
+
+        raise AlfDependencyError(
+            "a Dask cluster needs the extra: pip install 'neo-alf[dask]'", rule="optional extra `dask`"
+        ) from None
+    kwargs.setdefault("dashboard_address", None)
+    kwargs.setdefault("processes", True)
+    settings = {k: v for k, v in SHORT_TASK_CONFIG.items() if k != "distributed.nanny.pre-spawn-environ"}
+    if kwargs["processes"]:
+        # given to each nanny too, so that a worker it restarts, or a nanny made later
+        # (cluster.scale), has them: the context below covers only the nannies made now
+        kwargs.setdefault("env", {k: str(v) for k, v in _SPAWN_ENVIRON.items()})
+        # (a nanny merges this over Dask's configuration one level deep: give it whole subtrees)
+        kwargs.setdefault("config", dask.config.merge(dask.config.config, _nested(settings)))
+    with dask.config.set(SHORT_TASK_CONFIG):
+        return LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, **kwargs)
+
+
+def _nested(dotted: dict[str, Any]) -> dict[str, Any]:
+    """``{"a.b": 1}`` as ``{"a": {"b": 1}}`` (how a nanny takes Dask settings for its worker)."""
+    out: dict[str, Any] = {}
+    for key, value in dotted.items():
+        *path, last = key.split(".")
+        node = out
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return out
 
 
 def is_error(result: Any) -> bool:
@@ -97,9 +188,10 @@ def map_sessions(
     progress : bool
         A progress bar (tqdm, when installed) counting finished sessions.
     batch_size : int, optional
-        Sessions per Dask task. A task costs the scheduler a few milliseconds: sessions that take
-        tens of milliseconds (a units table) run faster a few per task. Default: about eight tasks
-        per worker, at most 16 sessions each (1 on a large cluster).
+        Sessions per Dask task. A task costs about 1.5 ms of the client's and scheduler's time
+        (measured on a 2-process LocalCluster), a units table of a 100,000-spike session 2-3 ms:
+        such sessions run faster many per task. Default: four tasks per worker, at most 64
+        sessions each (a few per task on a large cluster).
 
     Returns
     -------
@@ -230,7 +322,7 @@ def _on_cluster(client, func, sessions, labels, reader, kwargs, bar, batch_size)
 
     if batch_size is None:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-        batch_size = max(1, min(16, len(sessions) // (8 * n_workers)))
+        batch_size = max(1, min(_MAX_BATCH, -(-len(sessions) // (_TASKS_PER_WORKER * n_workers))))
     batches = [
         list(zip(sessions[i : i + batch_size], labels[i : i + batch_size], strict=True))
         for i in range(0, len(sessions), batch_size)
@@ -249,14 +341,18 @@ def _on_cluster(client, func, sessions, labels, reader, kwargs, bar, batch_size)
         pure=False,
     )
     position = {f.key: i for i, f in enumerate(futures)}
+    results: list[list[Any] | None] = [None] * len(futures)
+    # results travel back as their tasks finish, while the others run (not all at the end)
     for done in as_completed(futures).batches():
-        bar.update(sum(len(batches[position[f.key]]) for f in done))
-    try:
-        # waits, too, for results lost with a dead worker (recomputed elsewhere)
-        results = client.gather(futures)
-    except Exception:
-        results = [_batch_result(client, f, b) for f, b in zip(futures, batches, strict=True)]
-    client.cancel(futures)
+        try:
+            gathered = client.gather(done)
+        except Exception:  # a task that failed, or a result that cannot travel: one batch at a time
+            gathered = [_batch_result(client, f, batches[position[f.key]]) for f in done]
+        for future, result in zip(done, gathered, strict=True):
+            results[position[future.key]] = result
+            bar.update(len(batches[position[future.key]]))
+    for future in futures:  # results are here: free them on the workers (a message, no round trip)
+        future.release()
     return [r for batch in results for r in batch]
 
 

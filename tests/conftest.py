@@ -115,9 +115,9 @@ def client():
     root = str(Path(neo_alf.__file__).resolve().parents[1])
     old = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join([root, *([old] if old else [])])
-    cluster = distributed.LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
-    )
+    from neo_alf.parallel import local_cluster
+
+    cluster = local_cluster(2)
     c = distributed.Client(cluster)
     try:
         yield c

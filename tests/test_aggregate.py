@@ -333,3 +333,43 @@ def test_units_are_the_readers_units(tmp_path, preset):
         truth = g.truth["probes"]["alf/probe00/pykilosort"]
         assert table["cluster_id"].tolist() == [i for i, n in enumerate(truth["spike_counts"]) if n]
         assert table["atlas_id"].isna().all() and table["depth"].isna().all()
+
+
+def test_session_columns_travel_as_bytes_and_come_back_equal():
+    """What a Dask task returns: one block of bytes (no pickle inside), arrays aligned on return."""
+    from neo_alf.aggregate import _Columns, _Text
+
+    columns = {
+        "eid": np.array(["a" * 36] * 3),
+        "number": np.arange(3, dtype=np.int16),
+        "depth": np.array([1.5, np.nan, 20.0]),
+        "label_text": np.array(["", "mua", "good"], dtype=object),
+        "good": np.array([True, False, True]),
+        "empty": np.zeros(0),
+    }
+    packed = _Columns.pack(columns)
+    assert isinstance(packed.blob, bytes)
+    back = _Columns.unpack(pickle_round_trip(packed))
+    assert list(back) == list(columns)
+    for key in ("number", "depth", "good", "empty"):
+        np.testing.assert_array_equal(back[key], columns[key])
+        assert back[key].dtype == columns[key].dtype and back[key].flags.aligned
+    for key in ("eid", "label_text"):
+        assert isinstance(back[key], _Text)
+        assert back[key].unpack().tolist() == columns[key].astype(str).tolist()
+
+
+def test_session_columns_refuse_object_dtypes_on_the_way_back():
+    from neo_alf.aggregate import _Columns
+
+    packed = _Columns.pack({"x": np.arange(2)})
+    size = int.from_bytes(packed.blob[:16], "little")
+    forged = packed.blob[16 : 16 + size].replace(b'"<i8"', b'"|O" ')
+    with pytest.raises(ValueError, match="does not travel"):
+        _Columns(packed.blob[:16] + forged + packed.blob[16 + size :]).unpack()
+
+
+def pickle_round_trip(obj):
+    import pickle
+
+    return pickle.loads(pickle.dumps(obj))

@@ -62,6 +62,7 @@ def _data_bytes() -> int:
                 return int(line.split()[1]) * 1024
     return 0
 
+
 CASE_TIMEOUT = 60.0
 """float: seconds a child may take; past it the case is a hang (a healthy case takes about 1 s)."""
 

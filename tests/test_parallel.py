@@ -259,3 +259,47 @@ def test_a_worker_that_dies_gives_error_records_and_the_rest_complete(cache, cli
     results = map_sessions(dies_on_second, paths, client=client, reader=False, progress=False, batch_size=1)
     assert is_error(results[1]) and results[1].error == "KilledWorker"
     assert [results[i] for i in (0, 2, 3)] == [paths[i].name for i in (0, 2, 3)]
+
+
+def test_local_cluster_workers_run_with_the_short_task_settings(client):
+    """The fixture's cluster is neo_alf.parallel.local_cluster: its workers run without Dask's
+    statistical profiler and with glibc's malloc thresholds raised (Dask's MALLOC_TRIM_THRESHOLD_
+    alone makes every chunk a fresh mapping, page-faulted anew)."""
+    import dask
+
+    from neo_alf.parallel import SHORT_TASK_CONFIG
+
+    def settings():
+        return (
+            dask.config.get("distributed.worker.profile.enabled"),
+            os.environ.get("MALLOC_MMAP_THRESHOLD_"),
+            os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+            os.environ.get("OMP_NUM_THREADS"),
+        )
+
+    client.wait_for_workers(2, timeout=60)  # a test above kills one: its nanny restarts it
+    environ = SHORT_TASK_CONFIG["distributed.nanny.pre-spawn-environ"]
+    expected = (False, str(environ["MALLOC_MMAP_THRESHOLD_"]), str(environ["MALLOC_TRIM_THRESHOLD_"]), "1")
+    got = client.run(settings)
+    assert len(got) == 2
+    assert all(value == expected for value in got.values()), got
+
+
+def test_default_batches_are_a_few_per_worker(client, cache, monkeypatch):
+    """200 sessions on 2 workers: 8 tasks of 25 (a task costs the client about 1.5 ms)."""
+    import neo_alf.parallel as parallel
+
+    _, sessions = cache
+    client.wait_for_workers(2, timeout=60)
+    sent = []
+    real = client.map
+
+    def spy(func, batches, **kwargs):
+        sent.extend(len(b) for b in batches)
+        return real(func, batches, **kwargs)
+
+    monkeypatch.setattr(client, "map", spy)
+    paths = [sessions[i % len(sessions)].path for i in range(200)]
+    results = parallel.map_sessions(os.fspath, paths, client=client, reader=False, progress=False)
+    assert results == [os.fspath(p) for p in paths]
+    assert sent == [25] * 8
