@@ -428,21 +428,31 @@ class _SessionTask:
     collection... repeat on every row, and NumPy text is 4 bytes per character.
     """
 
-    def __init__(self, func, revision):
-        self.func, self.revision = func, revision
+    def __init__(self, func, revision, pack: bool = True):
+        self.func, self.revision, self.pack = func, revision, pack
 
     def __call__(self, path):
-        return _Columns.pack(self.func(path, revision=self.revision))
+        columns = self.func(path, revision=self.revision)
+        return _Columns.pack(columns) if self.pack else columns
 
 
 class _Columns:
     """Named columns (plain NumPy arrays and :class:`_Text`) in one block of bytes: a JSON list of
     ``[name, [dtype, shape, offset]...]`` then the arrays' bytes. Nothing is pickled."""
 
-    __slots__ = ("blob",)
+    __slots__ = ("_columns", "blob")
 
     def __init__(self, blob: bytes):
         self.blob = blob
+        self._columns: dict[str, Any] | None = None
+
+    @classmethod
+    def _arrived(cls, blob: bytes) -> _Columns:
+        """Unpickled on the client: taken apart at once, as each task's results arrive (on the
+        client's event-loop thread, while other tasks still run) rather than all at the end."""
+        columns = cls(blob)
+        columns._columns = columns.unpack()
+        return columns
 
     @classmethod
     def pack(cls, columns: dict[str, Any]) -> _Columns:
@@ -464,6 +474,8 @@ class _Columns:
         return cls(len(head).to_bytes(16, "little") + head + b"".join(parts))
 
     def unpack(self) -> dict[str, Any]:
+        if self._columns is not None:
+            return self._columns
         size = int.from_bytes(self.blob[:16], "little")
         body = memoryview(self.blob)[16 + size :]
         out: dict[str, Any] = {}
@@ -479,7 +491,7 @@ class _Columns:
         return out
 
     def __reduce__(self):
-        return (_Columns, (self.blob,))
+        return (_Columns._arrived, (self.blob,))
 
 
 class _Text:
@@ -509,9 +521,12 @@ class _Text:
     @classmethod
     def join(cls, parts: list[_Text]) -> _Text:
         """The parts one after the other: codes into the union of their values."""
-        values = np.unique(np.concatenate([p.values.astype(str) for p in parts]))
-        codes = [np.searchsorted(values, p.values.astype(str)).astype(np.int32)[p.codes] for p in parts]
-        return cls(values, np.concatenate(codes))
+        # every part's values in one array: a part's code c is entry first[part] + c of it
+        values, where = np.unique(np.concatenate([p.values for p in parts]).astype(str), return_inverse=True)
+        first = np.cumsum([0] + [p.values.shape[0] for p in parts[:-1]])
+        local = np.concatenate([p.codes for p in parts]).astype(np.intp)
+        local += np.repeat(first, [p.codes.shape[0] for p in parts])
+        return cls(values, where.reshape(-1).astype(np.int32)[local])
 
     def unpack(self) -> np.ndarray:
         return self.values[self.codes]
@@ -527,7 +542,7 @@ class _Text:
 def _aggregate(func, sessions, eids, client, progress, revision, search, empty_columns):
     from .one import OneAdapter
 
-    task = _SessionTask(func, revision)
+    task = _SessionTask(func, revision, pack=client is not None)  # serial: nothing travels
     if isinstance(sessions, OneAdapter):
         eids = sessions.search(**search) if eids is None else list(eids)
         results = map_eids(sessions, task, eids, client=client, reader=False, progress=progress)
@@ -543,7 +558,8 @@ def _aggregate(func, sessions, eids, client, progress, revision, search, empty_c
         if is_error(result):
             errors.append(result.as_dict())
             continue
-        result = result.unpack()
+        if isinstance(result, _Columns):
+            result = result.unpack()
         if labels is not None and "eid" in result:  # the adapter's eids (cache tables), not name-based
             result["eid"] = _Text(np.array([sessions.to_eid(labels[i])]), np.zeros(_length(result), np.int32))
         good.append(result)

@@ -13,6 +13,7 @@ for experiment ids of a :class:`~neo_alf.one.OneAdapter` (the method ``OneAdapte
 
 from __future__ import annotations
 
+import itertools
 import operator
 import os
 import traceback
@@ -54,10 +55,12 @@ made). They turn off Dask's per-worker profiler (the dashboard's profile page st
 
 Session = str | os.PathLike | AlfRawIO
 
-# Default batches: a few tasks per worker keep Dask's cost per task (about 1.5 ms) small against
-# sessions of milliseconds, and leave the last round short when sessions take seconds
-_TASKS_PER_WORKER = 4
+# Default batches ("guided" scheduling): each takes 1/(2 x workers) of the sessions left, so
+# that the first are long (Dask's cost per task, about 1.5 ms, weighs little against sessions of
+# milliseconds) and the last are short (the workers finish together); never above _MAX_BATCH,
+# nor below 1/(_SMALLEST_SHARE x workers) of all the sessions
 _MAX_BATCH = 64
+_SMALLEST_SHARE = 16
 
 
 @dataclass(frozen=True)
@@ -190,8 +193,9 @@ def map_sessions(
     batch_size : int, optional
         Sessions per Dask task. A task costs about 1.5 ms of the client's and scheduler's time
         (measured on a 2-process LocalCluster), a units table of a 100,000-spike session 2-3 ms:
-        such sessions run faster many per task. Default: four tasks per worker, at most 64
-        sessions each (a few per task on a large cluster).
+        such sessions run faster many per task. Default: decreasing batches, each of
+        1/(2 x workers) of the sessions left (at most 64, at least 1/(16 x workers) of all), so
+        that the first tasks are long and the workers finish together.
 
     Returns
     -------
@@ -322,11 +326,11 @@ def _on_cluster(client, func, sessions, labels, reader, kwargs, bar, batch_size)
 
     if batch_size is None:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-        batch_size = max(1, min(_MAX_BATCH, -(-len(sessions) // (_TASKS_PER_WORKER * n_workers))))
-    batches = [
-        list(zip(sessions[i : i + batch_size], labels[i : i + batch_size], strict=True))
-        for i in range(0, len(sessions), batch_size)
-    ]
+        sizes = _guided_batches(len(sessions), n_workers)
+    else:
+        sizes = [batch_size] * -(-len(sessions) // batch_size)
+    starts = list(itertools.accumulate(sizes, initial=0))
+    batches = [list(zip(sessions[a:b], labels[a:b], strict=True)) for a, b in itertools.pairwise(starts)]
     # one func payload for every task: scattering it keeps large closures off the per-task messages
     run = client.scatter(func, broadcast=False, hash=False) if _is_big(func) else func
     tag = uuid.uuid4().hex[:8]
@@ -354,6 +358,17 @@ def _on_cluster(client, func, sessions, labels, reader, kwargs, bar, batch_size)
     for future in futures:  # results are here: free them on the workers (a message, no round trip)
         future.release()
     return [r for batch in results for r in batch]
+
+
+def _guided_batches(n_sessions: int, n_workers: int) -> list[int]:
+    """Sessions per task, largest first: each batch a share of the sessions still left."""
+    smallest = max(1, -(-n_sessions // (_SMALLEST_SHARE * n_workers)))
+    sizes, left = [], n_sessions
+    while left > 0:
+        size = min(left, _MAX_BATCH, max(smallest, -(-left // (2 * n_workers))))
+        sizes.append(size)
+        left -= size
+    return sizes
 
 
 def _batch_result(client, future, batch: list) -> list[Any]:

@@ -285,8 +285,9 @@ def test_local_cluster_workers_run_with_the_short_task_settings(client):
     assert all(value == expected for value in got.values()), got
 
 
-def test_default_batches_are_a_few_per_worker(client, cache, monkeypatch):
-    """200 sessions on 2 workers: 8 tasks of 25 (a task costs the client about 1.5 ms)."""
+def test_default_batches_are_long_first_and_short_last(client, cache, monkeypatch):
+    """200 sessions on 2 workers: 11 tasks, from 50 sessions down to 5 (a task costs the client
+    about 1.5 ms; short last tasks let the workers finish together)."""
     import neo_alf.parallel as parallel
 
     _, sessions = cache
@@ -302,4 +303,8 @@ def test_default_batches_are_a_few_per_worker(client, cache, monkeypatch):
     paths = [sessions[i % len(sessions)].path for i in range(200)]
     results = parallel.map_sessions(os.fspath, paths, client=client, reader=False, progress=False)
     assert results == [os.fspath(p) for p in paths]
-    assert sent == [25] * 8
+    assert sent == [50, 38, 28, 21, 16, 12, 9, 7, 7, 7, 5]
+    parallel_sizes = parallel._guided_batches
+    for n, workers in [(1, 1), (7, 2), (50, 2), (699, 32), (10_000, 4)]:
+        sizes = parallel_sizes(n, workers)
+        assert sum(sizes) == n and max(sizes) <= 64 and sizes == sorted(sizes, reverse=True)
