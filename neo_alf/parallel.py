@@ -47,11 +47,11 @@ SHORT_TASK_CONFIG: dict[str, Any] = {
         "MALLOC_TRIM_THRESHOLD_": 1 << 26,
     },
 }
-_SPAWN_ENVIRON = SHORT_TASK_CONFIG["distributed.nanny.pre-spawn-environ"]
 """Dask settings for workers that run many short tasks (sessions of a few milliseconds each):
 :func:`local_cluster` starts its workers with them; on another cluster, put them in the Dask
 configuration of the workers (``~/.config/dask/``, or ``dask.config.set`` before the cluster is
 made). They turn off Dask's per-worker profiler (the dashboard's profile page stays empty)."""
+_SPAWN_ENVIRON = SHORT_TASK_CONFIG["distributed.nanny.pre-spawn-environ"]
 
 Session = str | os.PathLike | AlfRawIO
 

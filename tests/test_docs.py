@@ -29,6 +29,7 @@ LITERAL_BLOCKS = {
     ("cli.rst", "neo-alf --version"): "usage summary; tests/test_cli.py runs every subcommand",
     ("cli.rst", "$ neo-alf info bad_session"): "printed output; tests/test_cli.py checks this message",
     ("gallery.rst", "python -m neo_alf.gallery docs/_static"): "the same as make_gallery, run below",
+    ("scaling.rst", "distributed:"): "Dask settings (YAML); tests/test_parallel.py checks them",
     (
         "getting_started.rst",
         "pip install .                 # numpy, neo, quantities, requests, scipy",

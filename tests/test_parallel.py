@@ -308,3 +308,28 @@ def test_default_batches_are_long_first_and_short_last(client, cache, monkeypatc
     for n, workers in [(1, 1), (7, 2), (50, 2), (699, 32), (10_000, 4)]:
         sizes = parallel_sizes(n, workers)
         assert sum(sizes) == n and max(sizes) <= 64 and sizes == sorted(sizes, reverse=True)
+
+
+def test_the_documented_worker_settings_are_the_ones_local_cluster_uses():
+    """docs/scaling.rst's YAML for other clusters says what SHORT_TASK_CONFIG does."""
+    yaml = pytest.importorskip("yaml")
+    from neo_alf.parallel import SHORT_TASK_CONFIG
+
+    text = (Path(__file__).parents[1] / "docs" / "scaling.rst").read_text()
+    block = text.split(".. code-block:: yaml\n\n", 1)[1].split("\n\n", 1)[0]
+    documented = yaml.safe_load("\n".join(line[4:] for line in block.splitlines()))
+
+    def flat(tree, prefix=""):
+        for key, value in tree.items():
+            if isinstance(value, dict) and not key.endswith("environ"):
+                yield from flat(value, f"{prefix}{key}.")
+            else:
+                yield f"{prefix}{key}", value
+
+    pairs = dict(flat(documented))
+    for key in ("distributed.worker.profile.enabled", "distributed.admin.tick.interval"):
+        assert pairs[key] == SHORT_TASK_CONFIG[key]
+    environ = SHORT_TASK_CONFIG["distributed.nanny.pre-spawn-environ"]
+    documented_environ = pairs["distributed.nanny.pre-spawn-environ"]
+    assert {"MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_"} <= set(documented_environ)
+    assert all(environ[key] == value for key, value in documented_environ.items())
