@@ -214,6 +214,8 @@ def map_sessions(
     labels = [_describe(s) for s in sessions] if labels is None else [str(x) for x in labels]
     if len(labels) != len(sessions):
         raise ValueError(f"{len(labels)} labels for {len(sessions)} sessions")
+    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
     kwargs = dict(reader_kwargs or {})
     bar = _progress_bar(len(sessions), progress)
     try:

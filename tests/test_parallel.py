@@ -333,3 +333,9 @@ def test_the_documented_worker_settings_are_the_ones_local_cluster_uses():
     documented_environ = pairs["distributed.nanny.pre-spawn-environ"]
     assert {"MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_"} <= set(documented_environ)
     assert all(environ[key] == value for key, value in documented_environ.items())
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5])
+def test_a_batch_size_that_is_not_a_positive_integer_is_refused(bad):
+    with pytest.raises(ValueError, match="batch_size"):
+        map_sessions(os.fspath, ["a", "b"], reader=False, progress=False, batch_size=bad)
