@@ -6,7 +6,8 @@ channels, IBL layout) under ``--root`` in a ONE-like cache folder, then for each
 ``count`` sessions:
 
 - serially, in this process;
-- on ``LocalCluster(n_workers=2, processes=True, threads_per_worker=1)`` (started once, warmed up).
+- on ``neo_alf.parallel.local_cluster(2)``: a ``LocalCluster(n_workers=2, processes=True,
+  threads_per_worker=1)`` with ``SHORT_TASK_CONFIG`` (started once, warmed up).
 
 Runs are interleaved (serial, dask, serial, dask...) ``--repeats`` times; medians are reported.
 Per-worker peak memory is each worker's ``VmHWM``, reset before each run (``/proc/self/clear_refs``).

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -485,7 +486,7 @@ class _Columns:
                 dtype = np.dtype(dtype)
                 if dtype.kind == "O" or dtype.names:
                     raise ValueError(f"column {key}: dtype {dtype} does not travel as bytes")
-                count = int(np.prod(shape, dtype=np.int64))
+                count = math.prod(shape)
                 arrays.append(np.frombuffer(body, dtype, count, offset).reshape(shape))
             out[key] = _Text(*arrays) if len(arrays) == 2 else arrays[0]
         return out
