@@ -143,21 +143,7 @@ def _join(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Columns of several row groups, one after the other; a column a group lacks is NaN (``""``)."""
     if len(parts) == 1:
         return parts[0]
-    out = {}
-    for key in _column_order(parts):
-        present = [p[key] for p in parts if key in p]
-        text = any(a.dtype.kind in "UO" for a in present)
-        out[key] = np.concatenate(
-            [
-                p[key]
-                if key in p
-                else np.full(_length(p), "" if text else np.nan, dtype=object if text else float)
-                for p in parts
-            ]
-        )
-        if text:
-            out[key] = out[key].astype(str)
-    return out
+    return {k: v.unpack() if isinstance(v, _Text) else v for k, v in _join_packed(parts).items()}
 
 
 def _length(columns: dict[str, Any]) -> int:
@@ -187,8 +173,9 @@ def _frame(results: list[dict[str, Any]], empty_columns: list[str]):
 
 
 def _join_packed(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """:func:`_join` for columns whose text is :class:`_Text` (or NumPy text): text is joined as
-    codes into the union of the parts' distinct values, never as one string per row."""
+    """Columns of several row groups, one after the other, text as :class:`_Text` (joined as codes
+    into the union of the parts' distinct values, never one string per row); a column a group
+    lacks is NaN, or ``""`` for text."""
     out = {}
     for key in _column_order(parts):
         present = [p[key] for p in parts if key in p]

@@ -373,3 +373,38 @@ def pickle_round_trip(obj):
     import pickle
 
     return pickle.loads(pickle.dumps(obj))
+
+
+@pytest.fixture(scope="module")
+def ibl_sessions(tmp_path_factory):
+    """Two sessions in IBL's layouts: 2024 (two probes, iblsorter) and 2020 (spikes in four places)."""
+    from neo_alf.testing_ibl import make_ibl_session
+
+    root = tmp_path_factory.mktemp("ibl_aggregate")
+    return [make_ibl_session(root, "2024", probes=2), make_ibl_session(root, "2020", number=2)]
+
+
+def test_ibl_layouts_units_and_trials_on_dask_equal_serial_and_the_readers(ibl_sessions, client):
+    import warnings
+
+    paths = [s.path for s in ibl_sessions]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AlfWarning)  # IBL's tolerated quirks are noted, not failures
+        units, trials = units_table(paths), trials_table(paths)
+        pd.testing.assert_frame_equal(units_table(paths, client=client), units)
+        pd.testing.assert_frame_equal(trials_table(paths, client=client), trials)
+        readers = [neo_alf.AlfRawIO(p) for p in paths]
+        for reader in readers:
+            reader.parse_header()
+    assert units.attrs["errors"] == [] and trials.attrs["errors"] == []
+    for path, reader in zip(paths, readers, strict=True):  # a session's units: its reader's channels
+        annotations = reader.raw_annotations["blocks"][0]["segments"][0]["spikes"]
+        expected = sorted(
+            (a["collection"], a["cluster_id"], reader.spike_count(0, 0, i)) for i, a in enumerate(annotations)
+        )
+        mine = units[units["subject"] == path.parts[-3]]
+        got = zip(mine["collection"], mine["cluster_id"], mine["spike_count"], strict=True)
+        assert sorted(got) == expected
+        n_trials = neo_alf.AlfSession(path).find_objects("trials")[0].check_rows()
+        assert (trials["subject"] == path.parts[-3]).sum() == n_trials > 0
+    assert {"alf/probe00/iblsorter", "alf/probe01/iblsorter", "alf/probe00"} <= set(units["collection"])
